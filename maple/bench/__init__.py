@@ -1,0 +1,1 @@
+"""Benchmark machinery: the runner, results folders, statistics, tables, gating and plots."""
