@@ -1,0 +1,1 @@
+"""Placeholder package docstring; the owning module fills this in."""
