@@ -1,0 +1,320 @@
+"""Comparison tables: runs in, mmtests-shaped tables of numbers out (no formatting here).
+
+This is ``compare-mmtests.pl``'s model (``Compare::_generateComparisonTable``) over maplebench
+run folders. A *column* is one kernel in mmtests' sense: one run, or one mm of a run. The
+first column is the baseline; every other column gets a percentage against it (positive is
+better) and, on the headline-mean row only, a significance verdict.
+
+Tables, one per benchmark family:
+
+* ``will-it-scale``: every loop workload, operations ``<workload>-<mode>-<tasks>`` (mmtests'
+  ExtractWiscommon names, e.g. ``brk1-processes-2``), higher is better, field length 16.
+* one per timed workload (``kernbench``, ...): operations ``user-N``, ``syst-N``, ``elsp-N``
+  (ExtractKernbench; ``user-<mode>-N`` if the workload ran in several modes), lower is
+  better, field length 12.
+* ``counters per op``: the deterministic ``<counter>_per_op`` columns, one row per counter
+  and cell, exact values and percentage change (lower is better), no statistics.
+
+Only operations present in every column are compared; the others are listed in
+``Comparison.skipped``. Rendering lives in ``maple.bench.render``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from maple.bench import stats
+from maple.bench.results import COUNTER_SUFFIX, TIME_COLUMNS, Run
+from maple.errors import InputError
+
+WIS_TITLE = "will-it-scale"
+COUNTERS_TITLE = "counters per op"
+WIS_FIELD_LENGTH = 16  # ExtractWiscommon _FieldLength
+TIME_FIELD_LENGTH = 12  # ExtractKernbench default
+COUNTER_FIELD_LENGTH = 16
+MM_ORDER = ("legacy", "maple")  # legacy is the baseline: the seed's "vanilla"
+
+
+@dataclass(slots=True)
+class Column:
+    """One compared "kernel": a run, or the rows of one mm within a run."""
+
+    name: str
+    run: Run
+    mm: str | None  # None: every row of the run
+
+    def samples(self):  # -> pandas.DataFrame
+        df = self.run.samples
+        return df if self.mm is None else df[df["mm"] == self.mm]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A compared quantity: mmtests' operation name plus where its samples come from."""
+
+    name: str
+    workload: str
+    mode: str
+    tasks: int
+    metric: str  # "ops", "user", "syst", "elsp", or a counter column
+
+
+@dataclass(slots=True)
+class Cell:
+    """One table cell. ``significant`` is None where no test applies (baseline, other rows)."""
+
+    value: float
+    percent: float
+    significant: bool | None = None
+    score: float = stats.NAN
+
+
+@dataclass(slots=True)
+class Row:
+    stat: str
+    operation: Operation
+    cells: list[Cell]
+
+
+@dataclass(slots=True)
+class Table:
+    title: str
+    kind: str  # "throughput", "time" or "counters"
+    higher_is_better: bool
+    field_length: int
+    headline: str | None  # the row that can carry stars (None for counters)
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def operations(self) -> list[Operation]:
+        seen: dict[Operation, None] = {}
+        for row in self.rows:
+            seen.setdefault(row.operation, None)
+        return list(seen)
+
+
+@dataclass(slots=True)
+class Comparison:
+    columns: list[Column]
+    significance: str
+    tables: list[Table]
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def _mm_key(mm: str) -> tuple[int, str]:
+    return (MM_ORDER.index(mm) if mm in MM_ORDER else len(MM_ORDER), mm)
+
+
+def columns_for(runs: Sequence[Run]) -> list[Column]:
+    """The compared columns: the first run's columns come first and hold the baseline.
+
+    A run holding one mm is one column named after the run; a run holding several gives one
+    column per mm, ``<run>-legacy`` before ``<run>-maple`` (so a single run compares its
+    legacy mm, the baseline, against its maple mm). Repeated names get ``#2``, ``#3``, ...
+    """
+    columns: list[Column] = []
+    for run in runs:
+        mms = sorted({str(m) for m in run.samples["mm"].dropna().unique()}, key=_mm_key)
+        if len(mms) <= 1:
+            columns.append(Column(run.name, run, None))
+        else:
+            columns.extend(Column(f"{run.name}-{mm}", run, mm) for mm in mms)
+    seen: dict[str, int] = {}
+    for col in columns:
+        k = seen.get(col.name, 0) + 1
+        seen[col.name] = k
+        if k > 1:
+            col.name = f"{col.name}#{k}"
+    return columns
+
+
+# --------------------------------------------------------------------------- gathering samples
+
+
+def _order(values: Iterable[object]) -> dict[object, int]:
+    out: dict[object, int] = {}
+    for v in values:
+        out.setdefault(v, len(out))
+    return out
+
+
+@dataclass(slots=True)
+class _Collected:
+    """Per column: samples per operation and group, and counter values per operation."""
+
+    groups: dict[str, dict[Operation, np.ndarray]]
+    counters: dict[Operation, float]
+
+
+def _collect(column: Column) -> _Collected:
+    df = column.samples()
+    groups: dict[str, dict[Operation, np.ndarray]] = {}
+    counters: dict[Operation, float] = {}
+    if df.empty:
+        return _Collected(groups, counters)
+    counter_cols = [c for c in df.columns if c.endswith(COUNTER_SUFFIX)]
+    wl_order = _order(df["workload"])
+    mode_order = _order(df["mode"])
+    cells = sorted(
+        df.groupby(["workload", "mode", "tasks"], sort=False),
+        key=lambda kv: (wl_order[kv[0][0]], mode_order[kv[0][1]], int(kv[0][2])),
+    )
+    modes_per_workload: dict[str, set[str]] = {}
+    for (wl, mode, _), _cell in cells:
+        modes_per_workload.setdefault(str(wl), set()).add(str(mode))
+    for (wl, mode, tasks), cell in cells:
+        wl, mode, tasks = str(wl), str(mode), int(tasks)
+        if "ops" in cell.columns and cell["ops"].notna().any():
+            op = Operation(f"{wl}-{mode}-{tasks}", wl, mode, tasks, "ops")
+            groups.setdefault(WIS_TITLE, {})[op] = cell["ops"].to_numpy(dtype=float)
+        else:
+            mid = f"{mode}-" if len(modes_per_workload[wl]) > 1 else ""
+            for metric in TIME_COLUMNS:
+                if metric in cell.columns and cell[metric].notna().any():
+                    op = Operation(f"{metric}-{mid}{tasks}", wl, mode, tasks, metric)
+                    groups.setdefault(wl, {})[op] = cell[metric].to_numpy(dtype=float)
+        for cc in counter_cols:
+            vals = stats.as_samples(cell[cc].to_numpy(dtype=float))
+            if vals.size:
+                name = cc[: -len(COUNTER_SUFFIX)]
+                op = Operation(f"{wl}-{mode}-{tasks}", wl, mode, tasks, name)
+                counters[op] = float(vals.mean())
+    return _Collected(groups, counters)
+
+
+# --------------------------------------------------------------------------- building tables
+
+
+def resolve_stats(names: Sequence[str] | None, rule: str, higher_is_better: bool) -> list[str]:
+    """Rows for a table: the era's rows for ``rule``, or the requested ones (``mean`` = headline)."""
+    if not names:
+        return stats.era_rows(rule, higher_is_better)
+    return [stats.headline_mean(higher_is_better) if n.lower() == "mean" else n for n in names]
+
+
+def check_stats(names: Sequence[str] | None) -> None:
+    """Raise ``InputError`` naming the first unknown statistic in ``names``."""
+    for n in names or ():
+        if n.lower() == "mean":
+            continue
+        try:
+            stats.statistic(n)
+        except ValueError as exc:
+            raise InputError(f"--stats: {exc}") from None
+
+
+def _stat_table(
+    title: str,
+    per_column: list[dict[Operation, np.ndarray]],
+    ops: list[Operation],
+    rule: str,
+    stat_names: Sequence[str] | None,
+) -> Table:
+    timed = ops[0].metric != "ops"
+    higher = not timed
+    headline = stats.headline_mean(higher)
+    table = Table(
+        title=title,
+        kind="time" if timed else "throughput",
+        higher_is_better=higher,
+        field_length=TIME_FIELD_LENGTH if timed else WIS_FIELD_LENGTH,
+        headline=headline,
+    )
+    for name in resolve_stats(stat_names, rule, higher):
+        stat = stats.statistic(name)
+        for op in ops:
+            samples = [col[op] for col in per_column]
+            values = [stat(s, higher) for s in samples]
+            base = values[0]
+            cells: list[Cell] = []
+            for i, v in enumerate(values):
+                if math.isnan(v):
+                    cells.append(Cell(v, 0.0))  # mmtests prints an undefined value as 0 (0.00%)
+                    continue
+                cell = Cell(v, 0.0 if i == 0 else stat.percent(v, base, higher))
+                if i and name == headline:
+                    verdict = stats.significance(rule, samples[0], samples[i], higher)
+                    cell.significant, cell.score = verdict.significant, verdict.score
+                cells.append(cell)
+            table.rows.append(Row(name, op, cells))
+    return table
+
+
+def _counter_table(per_column: list[dict[Operation, float]], ops: list[Operation]) -> Table:
+    table = Table(COUNTERS_TITLE, "counters", False, COUNTER_FIELD_LENGTH, None)
+    counter_order = _order(op.metric for op in ops)
+    for op in sorted(ops, key=lambda o: counter_order[o.metric]):  # stable: counter-major
+        values = [col[op] for col in per_column]
+        cells = [Cell(v, 0.0 if i == 0 else stats.pndiff(v, values[0])) for i, v in enumerate(values)]
+        table.rows.append(Row(op.metric, op, cells))
+    return table
+
+
+def _common(keyed: list[dict[Operation, object]]) -> tuple[list[Operation], list[str]]:
+    """Operations every column has (in the baseline's order) and the names of the rest."""
+    common = [op for op in keyed[0] if all(op in k for k in keyed[1:])]
+    have = set(common)
+    skipped: dict[str, None] = {}
+    for k in keyed:
+        for op in k:
+            if op not in have:
+                skipped.setdefault(op.name if op.metric in ("ops", *TIME_COLUMNS) else f"{op.metric} {op.name}", None)
+    return common, list(skipped)
+
+
+def compare_columns(
+    columns: Sequence[Column],
+    *,
+    significance: str = "ttest",
+    stat_names: Sequence[str] | None = None,
+    counters: bool = True,
+) -> Comparison:
+    """Build the tables for ``columns`` (the first is the baseline).
+
+    Raises ``InputError`` if the columns have no operation in common.
+    """
+    stats.check_rule(significance)
+    check_stats(stat_names)
+    collected = [_collect(c) for c in columns]
+    comparison = Comparison(list(columns), significance, [])
+    group_names = list(_order(g for c in collected for g in c.groups))
+    group_names.sort(key=lambda g: g != WIS_TITLE)  # will-it-scale first, then timed workloads
+    for group in group_names:
+        per_column = [c.groups.get(group, {}) for c in collected]
+        ops, skipped = _common(per_column)
+        comparison.skipped.extend(skipped)
+        if ops:
+            comparison.tables.append(_stat_table(group, per_column, ops, significance, stat_names))
+    if counters:
+        per_column_c = [c.counters for c in collected]
+        ops, skipped = _common(per_column_c)
+        comparison.skipped.extend(skipped)
+        if ops:
+            comparison.tables.append(_counter_table(per_column_c, ops))
+    if not comparison.tables:
+        names = ", ".join(f"'{c.name}'" for c in columns)
+        raise InputError(f"results {names} have no operation in common")
+    return comparison
+
+
+def compare_runs(
+    runs: Sequence[Run],
+    *,
+    significance: str = "ttest",
+    stat_names: Sequence[str] | None = None,
+) -> Comparison:
+    """``maplebench compare``: columns from :func:`columns_for`, then :func:`compare_columns`."""
+    if not runs:
+        raise InputError("compare needs at least one result")
+    return compare_columns(columns_for(runs), significance=significance, stat_names=stat_names)
