@@ -1,0 +1,711 @@
+"""The will-it-scale runner: tasks, shared counters, sampling, and the deterministic pass.
+
+A run is a list of *cells* ``(workload, mm kind, mode, tasks)``. For a loop workload a cell is
+measured twice:
+
+1. **Deterministic pass** (``deterministic_counters``): the cell's tasks run in lockstep for a
+   fixed number of loops after a fixed warm-up, and the mm's cost counters (``mm.counters``)
+   are divided by the ops done. The same numbers come out on every run and machine; they are
+   CI's noise-free signal and land in ``<counter>_per_op`` columns.
+2. **Timed pass**, as will-it-scale's main.c: every task gets a 256-byte slot in an anonymous
+   ``MAP_SHARED`` mapping (slot 0 holds the stop flag), tasks wait at a start barrier, the
+   parent samples every ``interval`` seconds and records, per sample, the total of the
+   per-task increments and their min and max. The first ``warmup_samples`` samples (6 at one
+   second by default, as will-it-scale) are discarded.
+
+Processes mode forks one OS process per task (``os.fork`` after ``gc.freeze()``, so the
+interpreter's heap stays shared copy-on-write); each task works on its own ``MM.fork()`` of the
+starting address space, just as each will-it-scale process has its own mm. Threads mode runs
+the tasks as threads of this process on the starting mm itself, sharing its mmap_lock. On a
+standard (GIL) CPython, threads mode measures a GIL-serialised workload: tasks interleave, they
+do not run in parallel. ``gil_enabled`` in meta.json says which interpreter ran.
+
+Failures: a task that raises sends its traceback to the parent through a pipe (one atomic
+write) and the run stops with ``WorkerError``; the samples gathered so far are kept.
+``KeyboardInterrupt`` in the parent stops the tasks at once (the stop flag, then SIGTERM).
+"""
+
+from __future__ import annotations
+
+import gc
+import mmap
+import os
+import select
+import signal
+import struct
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Protocol, Sequence
+
+from maple.errors import InputError
+from maple.workloads.base import LoopWorkload, TimedWorkload, Workload
+
+MM_KINDS = ("maple", "legacy")
+MODES = ("processes", "threads")
+#: will-it-scale's MAX_CACHELINE_SIZE: each task's counter sits alone in 256 bytes.
+CACHELINE = 256
+_WORD = 8
+_STRIDE = CACHELINE // _WORD  # words per task slot
+_READY = 1  # word offset of a task's "ready" flag inside its slot
+_PIPE_BUF = 4096
+_MSG = struct.Struct("=I")
+#: Layouts tried, in order, for the starting address space; else the first built-in.
+PREFERRED_LAYOUTS = ("will-it-scale", "wis", "process", "default", "bash", "python")
+
+
+class WorkerError(RuntimeError):
+    """A task died; ``str()`` is the task's traceback (or how it died)."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measured configuration."""
+
+    workload: str
+    mm: str
+    mode: str
+    tasks: int
+
+    def label(self) -> str:
+        return f"{self.workload} {self.mm} {self.mode} {self.tasks}"
+
+
+@dataclass
+class RunConfig:
+    """What to run. ``warmup`` is in seconds and becomes ``round(warmup / interval)`` samples."""
+
+    workloads: Sequence[str]
+    mms: Sequence[str] = MM_KINDS
+    modes: Sequence[str] = MODES
+    procs: Sequence[int] = (2,)
+    samples: int = 5
+    warmup: float = 6.0
+    interval: float = 1.0
+    affinity: bool = True
+    layout: str | None = None  # None: a built-in realistic layout (see default_layout)
+    params: dict[str, Any] = field(default_factory=dict)
+    deterministic: bool = True
+
+    @property
+    def warmup_samples(self) -> int:
+        return int(round(self.warmup / self.interval))
+
+    def validate(self, provided: Sequence[str] = ()) -> None:
+        """Raise ``InputError`` naming the first bad value (``provided``: names not looked up)."""
+        from maple import workloads
+
+        if not self.workloads:
+            raise InputError("no workload given")
+        for name in self.workloads:
+            if name not in provided:
+                workloads.workload_class(name)
+        for kind in self.mms:
+            if kind not in MM_KINDS:
+                raise InputError(f"--mm '{kind}': unknown mm (known: {', '.join(MM_KINDS)})")
+        for mode in self.modes:
+            if mode not in MODES:
+                raise InputError(f"--mode '{mode}': unknown mode (known: {', '.join(MODES)})")
+        if not self.mms:
+            raise InputError("--mm: no mm kind given")
+        if not self.modes:
+            raise InputError("--mode: no mode given")
+        if not self.procs or min(self.procs) < 1:
+            raise InputError(f"--procs: bad task counts {list(self.procs)}")
+        if not isinstance(self.samples, int) or self.samples <= 0:
+            raise InputError(f"--samples '{self.samples}': must be a positive integer")
+        if not self.interval > 0:
+            raise InputError(f"--interval '{self.interval}': must be positive")
+        if not self.warmup >= 0:
+            raise InputError(f"--warmup '{self.warmup}': must not be negative")
+
+    def cells(self) -> list[Cell]:
+        """Workload, then task count, then mode, then mm (mm innermost, for fair noise)."""
+        return [
+            Cell(w, k, mode, n)
+            for w in self.workloads
+            for n in self.procs
+            for mode in self.modes
+            for k in self.mms
+        ]
+
+
+class Progress(Protocol):
+    """What the runner reports as it goes (the CLI draws a bar from it)."""
+
+    def cell(self, index: int, total: int, cell: Cell) -> None: ...
+
+    def tick(self, warmup: bool) -> None: ...
+
+
+class _NoProgress:
+    def cell(self, index: int, total: int, cell: Cell) -> None:
+        pass
+
+    def tick(self, warmup: bool) -> None:
+        pass
+
+
+def default_layout() -> str | None:
+    """The built-in layout that starting address spaces use (a realistic process)."""
+    from maple import mm as mm_pkg
+
+    names = list(mm_pkg.layouts())
+    for name in PREFERRED_LAYOUTS:
+        if name in names:
+            return name
+    return sorted(names)[0] if names else None
+
+
+def default_mm_factory(layout: str | None) -> Callable[[str], Any]:
+    """``kind -> make_mm(kind, layout=layout)``."""
+    from maple.mm import make_mm
+
+    def factory(kind: str) -> Any:
+        return make_mm(kind, layout=layout)
+
+    return factory
+
+
+# --------------------------------------------------------------------------------------------
+# deterministic pass
+
+
+def _numeric(counters: Any) -> dict[str, float]:
+    return {k: v for k, v in dict(counters).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _per_op(before: dict[str, float], after: dict[str, float], ops: int) -> dict[str, float]:
+    if ops <= 0:
+        raise WorkerError("deterministic pass counted no ops")
+    return {f"{k}_per_op": (after[k] - before.get(k, 0)) / ops for k in sorted(after)}
+
+
+def deterministic_counters(
+    workload: LoopWorkload, start_mm: Any, mode: str, tasks: int, *, simulate_tasks: int | None = None
+) -> dict[str, float]:
+    """Cost counters per op of one cell, measured without timing noise.
+
+    Every task does ``det_warmup_loops`` passes, then the counters are read, then every task
+    does ``det_loops`` passes in lockstep (a turnstile: task 0 does one step, then task 1, ...).
+
+    Processes mode: each task would run on its own identical ``fork()`` of ``start_mm`` and
+    share nothing with the others, so every task's counts are the same; the pass runs
+    ``simulate_tasks`` (default 1) of them in this thread on their own forks.
+    Threads mode: ``tasks`` real threads on ``start_mm`` itself (so per-thread state such as
+    the legacy vmacache stays per thread), handing the turn on through semaphores.
+    """
+    spl = workload.steps_per_loop
+    warm = workload.det_warmup_loops * spl
+    steps = workload.det_loops * spl
+    if mode == "processes":
+        n = simulate_tasks or 1
+        mms = [start_mm.fork() for _ in range(n)]
+        states = [workload.setup(m, i) for i, m in enumerate(mms)]
+        loop = workload.loop
+        for _ in range(warm):
+            for m, s in zip(mms, states):
+                loop(m, s)
+        before = [_numeric(m.counters) for m in mms]
+        ops = 0
+        for _ in range(steps):
+            for m, s in zip(mms, states):
+                ops += loop(m, s)
+        after = [_numeric(m.counters) for m in mms]
+        total_before: dict[str, float] = {}
+        total_after: dict[str, float] = {}
+        for b, a in zip(before, after):
+            for k, v in a.items():
+                total_after[k] = total_after.get(k, 0) + v
+                total_before[k] = total_before.get(k, 0) + b.get(k, 0)
+        return _per_op(total_before, total_after, ops)
+    if mode == "threads":
+        return _lockstep_threads(workload, start_mm, tasks, warm, steps)
+    raise InputError(f"unknown mode '{mode}'")
+
+
+def _lockstep_threads(workload: LoopWorkload, mm: Any, tasks: int, warm: int, steps: int) -> dict[str, float]:
+    turns = [threading.Semaphore(0) for _ in range(tasks + 1)]  # turns[tasks] is this thread's
+    ops = [0] * tasks
+    errors: list[str] = []
+    abort = threading.Event()
+
+    def body(i: int) -> None:
+        mine, nxt = turns[i], turns[i + 1]
+        try:
+            mine.acquire()
+            if abort.is_set():
+                return
+            state = workload.setup(mm, i)
+            nxt.release()
+            loop = workload.loop
+            for r in range(warm + steps):
+                mine.acquire()
+                if abort.is_set():
+                    return
+                n = loop(mm, state)
+                if r >= warm:
+                    ops[i] += n
+                nxt.release()
+        except BaseException:
+            errors.append(f"task {i} (threads, deterministic pass):\n{traceback.format_exc()}")
+            abort.set()
+            for t in turns:
+                t.release()
+
+    threads = [threading.Thread(target=body, args=(i,), name=f"det-{i}", daemon=True) for i in range(tasks)]
+    for t in threads:
+        t.start()
+    done = turns[tasks]
+    before: dict[str, float] = {}
+    try:
+        for r in range(warm + steps + 1):  # round 0 is setup
+            if r == warm + 1:
+                before = _numeric(mm.counters)
+            turns[0].release()
+            done.acquire()
+            if abort.is_set():
+                break
+        after = _numeric(mm.counters)
+    finally:
+        abort.set()
+        for t in turns:
+            t.release()
+        for t in threads:
+            t.join(5.0)
+    if errors:
+        raise WorkerError(errors[0])
+    return _per_op(before, after, sum(ops))
+
+
+# --------------------------------------------------------------------------------------------
+# timed pass
+
+
+def _send_error(fd: int, task: int, text: str) -> None:
+    """One atomic pipe write (<= PIPE_BUF) carrying a task's traceback tail."""
+    data = f"task {task}: {text}".encode("utf-8", "replace")
+    room = _PIPE_BUF - _MSG.size
+    if len(data) > room:
+        data = b"..." + data[-(room - 3):]
+    try:
+        os.write(fd, _MSG.pack(len(data)) + data)
+    except OSError:
+        pass
+
+
+def _read_error(fd: int) -> str | None:
+    """Read one framed message, or None at EOF."""
+    head = os.read(fd, _MSG.size)
+    if len(head) < _MSG.size:
+        return None
+    (length,) = _MSG.unpack(head)
+    body = b""
+    while len(body) < length:
+        chunk = os.read(fd, length - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return body.decode("utf-8", "replace")
+
+
+def _set_parent_death_signal() -> None:
+    """prctl(PR_SET_PDEATHSIG, SIGTERM): a task never outlives the runner (will-it-scale's
+    SIGALRM watchdog does the same job once a second)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _spin(loop: Callable[[Any, Any], int], mm: Any, state: Any, words: memoryview, slot: int) -> None:
+    """The task's hot loop: step, publish the counter, until the stop flag is set."""
+    count = 0
+    while not words[0]:
+        count += loop(mm, state)
+        words[slot] = count
+
+
+class _Area:
+    """The shared counter area: slot 0 = control (stop flag), slot i+1 = task i."""
+
+    def __init__(self, tasks: int) -> None:
+        size = (tasks + 1) * CACHELINE
+        size = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE
+        self.map = mmap.mmap(-1, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        self.words = memoryview(self.map).cast("Q")
+        self.tasks = tasks
+
+    def slot(self, task: int) -> int:
+        return (task + 1) * _STRIDE
+
+    def counts(self) -> list[int]:
+        w = self.words
+        return [w[(i + 1) * _STRIDE] for i in range(self.tasks)]
+
+    def ready(self) -> int:
+        w = self.words
+        return sum(w[(i + 1) * _STRIDE + _READY] for i in range(self.tasks))
+
+    def close(self) -> None:
+        self.words.release()
+        self.map.close()
+
+
+class TimedPass:
+    """One cell's timed measurement; use as a context manager (teardown on exit)."""
+
+    def __init__(
+        self,
+        workload: LoopWorkload,
+        start_mm: Any,
+        mode: str,
+        tasks: int,
+        *,
+        affinity: bool = True,
+    ) -> None:
+        self.workload = workload
+        self.start_mm = start_mm
+        self.mode = mode
+        self.tasks = tasks
+        self.affinity = affinity
+        self.area = _Area(tasks)
+        self.pids: list[int] = []
+        self.threads: list[threading.Thread] = []
+        self.err_r, self.err_w = os.pipe()
+        self.go_r, self.go_w = os.pipe()
+        self.cpus = sorted(os.sched_getaffinity(0)) if affinity and hasattr(os, "sched_getaffinity") else []
+        self._frozen = False
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    def _bind(self, task: int) -> None:
+        if self.cpus:
+            os.sched_setaffinity(0, {self.cpus[task % len(self.cpus)]})
+
+    def _task_body(self, task: int, mm: Any) -> None:
+        words = self.area.words
+        slot = self.area.slot(task)
+        state = self.workload.setup(mm, task)
+        words[slot + _READY] = 1
+        select.select([self.go_r], [], [])  # the start barrier: one byte wakes every task
+        _spin(self.workload.loop, mm, state, words, slot)
+
+    def _child(self, task: int) -> int:
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+            os.close(self.err_r)
+            os.close(self.go_w)
+            _set_parent_death_signal()
+            self._bind(task)
+            self._task_body(task, self.start_mm.fork())
+            return 0
+        except BaseException:
+            _send_error(self.err_w, task, traceback.format_exc())
+            return 1
+
+    def _thread(self, task: int) -> None:
+        try:
+            self._bind(task)
+            self._task_body(task, self.start_mm)
+        except BaseException:
+            self.area.words[0] = 1
+            _send_error(self.err_w, task, traceback.format_exc())
+
+    def start(self) -> None:
+        """Create every task and wait until all are set up (each has set its ready flag)."""
+        if self.mode == "processes":
+            gc.collect()
+            gc.freeze()
+            self._frozen = True
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            try:
+                for task in range(self.tasks):
+                    pid = os.fork()
+                    if pid == 0:  # pragma: no cover - runs in the child
+                        code = 1
+                        try:
+                            code = self._child(task)
+                        finally:
+                            os._exit(code)
+                    self.pids.append(pid)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            os.close(self.err_w)
+            self.err_w = -1
+        elif self.mode == "threads":
+            for task in range(self.tasks):
+                t = threading.Thread(target=self._thread, args=(task,), name=f"task-{task}", daemon=True)
+                self.threads.append(t)
+                t.start()
+        else:
+            raise InputError(f"unknown mode '{self.mode}'")
+        while self.area.ready() < self.tasks:
+            self._wait(0.01)
+
+    def release(self) -> None:
+        """Open the start barrier."""
+        os.write(self.go_w, b"g")
+
+    # -- watching ------------------------------------------------------------------------
+
+    def _wait(self, timeout: float) -> None:
+        """Sleep up to ``timeout``; raise ``WorkerError`` at once if a task fails."""
+        if timeout > 0:
+            ready, _, _ = select.select([self.err_r], [], [], timeout)
+            if ready:
+                msg = _read_error(self.err_r)
+                raise WorkerError(msg or self._reap_message() or "a task exited")
+        msg = self._reap_message()
+        if msg:
+            raise WorkerError(msg)
+
+    def _reap_message(self) -> str | None:
+        for i, pid in enumerate(self.pids):
+            if pid <= 0:
+                continue
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done == 0:
+                continue
+            self.pids[i] = -pid
+            ready, _, _ = select.select([self.err_r], [], [], 0.2)
+            if ready:
+                msg = _read_error(self.err_r)
+                if msg:
+                    return msg
+            if os.WIFSIGNALED(status):
+                return f"task {i} (pid {pid}) was killed by signal {os.WTERMSIG(status)}"
+            return f"task {i} (pid {pid}) exited with status {os.WEXITSTATUS(status)}"
+        for i, t in enumerate(self.threads):
+            if not t.is_alive():
+                return f"task {i} (thread) stopped"
+        return None
+
+    def samples(self, count: int, interval: float) -> Iterator[tuple[int, int, int]]:
+        """Yield ``(total, min, max)`` of the per-task increments, every ``interval`` seconds.
+
+        As will-it-scale, each sample sleeps a full interval after the previous one was read
+        (so a sampler delayed by the GIL never takes two samples back to back), and the first
+        sample covers everything since the barrier opened.
+        """
+        self.release()
+        prev = [0] * self.tasks
+        for _ in range(count):
+            deadline = time.monotonic() + interval
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._wait(left)
+            self._wait(0)
+            now = self.area.counts()
+            diffs = [a - b for a, b in zip(now, prev)]
+            prev = now
+            yield sum(diffs), min(diffs), max(diffs)
+
+    # -- teardown ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop every task: stop flag, SIGTERM and waitpid (processes), join (threads)."""
+        try:
+            self.area.words[0] = 1
+            for pid in self.pids:
+                if pid > 0:
+                    try:
+                        os.kill(pid, signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
+            for pid in self.pids:
+                if pid > 0:
+                    try:
+                        os.waitpid(pid, 0)
+                    except ChildProcessError:
+                        pass
+            if self.threads:
+                try:
+                    os.write(self.go_w, b"s")  # wake threads still waiting at the barrier
+                except OSError:
+                    pass
+                deadline = time.monotonic() + 10.0
+                for t in self.threads:
+                    t.join(max(0.0, deadline - time.monotonic()))
+        finally:
+            for fd in (self.err_r, self.err_w, self.go_r, self.go_w):
+                if fd >= 0:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            self.area.close()
+            if self._frozen:
+                gc.unfreeze()
+
+    def __enter__(self) -> "TimedPass":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------------------------
+# the run
+
+
+class Runner:
+    """Runs every cell of a ``RunConfig`` and writes rows through a ``RunWriter``.
+
+    ``run()`` returns the final status: ``complete``, ``failed`` (``self.error`` holds the
+    task's traceback) or ``interrupted`` (KeyboardInterrupt). Rows of a cell are written as
+    soon as the cell ends, and the rows of a cell cut short are written before the status.
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        writer: Any,
+        *,
+        progress: Progress | None = None,
+        mm_factory: Callable[[str], Any] | None = None,
+        workloads: dict[str, Workload] | None = None,
+    ) -> None:
+        """``mm_factory(kind)`` builds a starting mm (default: ``make_mm(kind, layout=...)``);
+        ``workloads`` supplies ready instances by name instead of the registry's."""
+        provided = dict(workloads or {})
+        config.validate(provided=list(provided))
+        self.config = config
+        self.writer = writer
+        self.progress = progress or _NoProgress()
+        self.layout = config.layout
+        if mm_factory is None:
+            if self.layout is None:
+                self.layout = default_layout()
+            mm_factory = default_mm_factory(self.layout)
+        self.mm_factory = mm_factory
+        self.error: str | None = None
+        self._workloads: dict[str, Workload] = provided
+        for name in config.workloads:
+            self.workload(name)  # bad params (a bad --trace file) surface before anything runs
+
+    def workload(self, name: str) -> Workload:
+        if name not in self._workloads:
+            from maple import workloads
+
+            self._workloads[name] = workloads.get(name, **self.config.params)
+        return self._workloads[name]
+
+    def ticks(self) -> int:
+        """Progress ticks the whole run will make (one per sample, warm-up included)."""
+        c = self.config
+        total = 0
+        for cell in c.cells():
+            loop = self.workload(cell.workload).kind == "loop"
+            total += c.warmup_samples + c.samples if loop else c.samples
+        return total
+
+    def run(self) -> str:
+        cells = self.config.cells()
+        status = "complete"
+        try:
+            for index, cell in enumerate(cells):
+                self.progress.cell(index, len(cells), cell)
+                rows: list[dict[str, Any]] = []
+                try:
+                    self.run_cell(cell, rows)
+                finally:
+                    if rows:
+                        self.writer.add_rows(rows)
+        except KeyboardInterrupt:
+            status = "interrupted"
+        except WorkerError as exc:
+            status = "failed"
+            self.error = str(exc)
+        except Exception:
+            status = "failed"
+            self.error = traceback.format_exc()
+        return status
+
+    def run_cell(self, cell: Cell, rows: list[dict[str, Any]]) -> None:
+        wl = self.workload(cell.workload)
+        key = {"workload": cell.workload, "mm": cell.mm, "mode": cell.mode, "tasks": cell.tasks}
+        if isinstance(wl, TimedWorkload):
+            self._run_timed(wl, cell, key, rows)
+            return
+        assert isinstance(wl, LoopWorkload)
+        per_op: dict[str, float] = {}
+        if self.config.deterministic:
+            try:
+                per_op = deterministic_counters(wl, self.mm_factory(cell.mm), cell.mode, cell.tasks)
+            except WorkerError:
+                raise
+            except Exception:
+                raise WorkerError(f"deterministic pass of {cell.label()}:\n{traceback.format_exc()}") from None
+        c = self.config
+        warm = c.warmup_samples
+        with TimedPass(wl, self.mm_factory(cell.mm), cell.mode, cell.tasks, affinity=c.affinity) as tp:
+            tp.start()
+            for k, (total, lo, hi) in enumerate(tp.samples(warm + c.samples, c.interval), 1):
+                self.progress.tick(k <= warm)
+                if k > warm:
+                    rows.append({**key, "sample": k - warm, "ops": total, "min": lo, "max": hi, **per_op})
+
+    def _run_timed(self, wl: TimedWorkload, cell: Cell, key: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        for s in range(1, self.config.samples + 1):
+            try:
+                result = wl.iteration(cell.mm, cell.tasks, cell.mode)
+            except (KeyboardInterrupt, InputError):
+                raise
+            except Exception:
+                raise WorkerError(f"{cell.label()} iteration {s}:\n{traceback.format_exc()}") from None
+            self.progress.tick(False)
+            row = {**key, "sample": s}
+            row.update({m: float(result[m]) for m in wl.metrics if m in result})
+            row.update({k: v for k, v in sorted(result.items()) if k.endswith("_per_op")})
+            rows.append(row)
+
+    def meta(self, argv: Sequence[str] | None = None, name: str | None = None) -> dict[str, Any]:
+        """meta.json fields known before the run starts."""
+        from maple.bench import sysinfo
+
+        c = self.config
+        return {
+            "name": name,
+            "argv": list(sys.argv if argv is None else argv),
+            "versions": sysinfo.versions(),
+            "gil_enabled": sysinfo.gil_enabled(),
+            "machine": sysinfo.machine(),
+            "start_time": _now(),
+            "options": {
+                "workloads": list(c.workloads),
+                "mm": list(c.mms),
+                "mode": list(c.modes),
+                "procs": list(c.procs),
+                "samples": c.samples,
+                "warmup": c.warmup,
+                "warmup_samples": c.warmup_samples,
+                "interval": c.interval,
+                "affinity": c.affinity,
+                "layout": self.layout,
+                "params": {k: str(v) for k, v in c.params.items()},
+            },
+        }
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def finish(writer: Any, status: str, error: str | None = None) -> None:
+    """Stamp the final status (and end time, and error text when failed) on a run folder."""
+    fields: dict[str, Any] = {"end_time": _now()}
+    if error:
+        fields["error"] = error
+    writer.finish(status, **fields)
