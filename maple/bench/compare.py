@@ -197,10 +197,24 @@ def _collect(column: Column) -> _Collected:
 
 
 def resolve_stats(names: Sequence[str] | None, rule: str, higher_is_better: bool) -> list[str]:
-    """Rows for a table: the era's rows for ``rule``, or the requested ones (``mean`` = headline)."""
+    """Rows for a table: the era's rows for ``rule``, or the requested ones.
+
+    ``mean``, ``Hmean`` and ``Amean`` all name the table's headline mean (mmtests' ``_mean``
+    placeholder), and ``BHmean-P`` / ``BAmean-P`` its best-P% form, so ``--stats Hmean`` shows
+    Hmean for will-it-scale and Amean for kernbench, as mmtests would. Repeats are dropped.
+    """
     if not names:
         return stats.era_rows(rule, higher_is_better)
-    return [stats.headline_mean(higher_is_better) if n.lower() == "mean" else n for n in names]
+    head = stats.headline_mean(higher_is_better)
+    best = "BHmean" if higher_is_better else "BAmean"
+    out: dict[str, None] = {}
+    for n in names:
+        if n.lower() == "mean" or n in ("Hmean", "Amean"):
+            n = head
+        elif n.startswith(("BHmean-", "BAmean-")):
+            n = best + n[6:]
+        out.setdefault(n, None)
+    return list(out)
 
 
 def check_stats(names: Sequence[str] | None) -> None:

@@ -1,0 +1,56 @@
+"""``maplebench gate``: exit 1 when a run regressed against a baseline run."""
+
+from __future__ import annotations
+
+import click
+
+RULES = ("ttest", "ci", "welch")
+
+
+@click.command("gate")
+@click.option("--baseline", required=True, metavar="PATH", help="The reference run folder.")
+@click.option("--current", required=True, metavar="PATH", help="The run folder to judge.")
+@click.option("--threshold", default="5", show_default=True, metavar="PCT",
+              help="Allowed worsening in percent (headline means and counters per op).")
+@click.option("--significance", type=click.Choice(RULES), default="ttest", show_default=True,
+              help="A mean regresses only if the change is also significant by this rule.")
+@click.option("--only", type=click.Choice(["counters", "throughput"]), default=None,
+              help="Gate on the deterministic counters alone (noisy CI machines), or on the "
+                   "headline means alone (throughput and kernbench times).")
+@click.option("--update", is_flag=True,
+              help="Copy --current into --baseline (atomically) and exit 0; the comparison, if a "
+                   "baseline exists, is printed for information.")
+def gate_cmd(baseline: str, current: str, threshold: str, significance: str, only: str | None,
+             update: bool) -> int:
+    """Fail (exit 1) when --current regressed against --baseline.
+
+    A headline mean (Hmean throughput, Amean kernbench time) regresses when it is worse by
+    more than the threshold AND significant by the rule; a counter per op regresses when it
+    grows by more than the threshold (exact, no statistics). What regressed is printed as a
+    table. Exit 0 otherwise, 2 on bad input.
+    """
+    from pathlib import Path
+
+    from maple.bench.gate import gate, is_run_folder, parse_threshold, report, update_baseline
+    from maple.bench.results import load_run
+    from maple.errors import InputError
+
+    pct = parse_threshold(threshold)
+    if update:
+        if is_run_folder(Path(baseline)):
+            try:
+                result = gate(load_run(baseline), load_run(current), threshold=pct,
+                              significance=significance, only=only)
+                click.echo(report(result), nl=False)
+            except InputError as exc:
+                click.echo(f"maplebench: note: previous baseline not compared: {exc}", err=True)
+        dst = update_baseline(current, baseline)
+        click.echo(f"gate: baseline '{dst}' updated from '{current}'")
+        return 0
+    result = gate(load_run(baseline), load_run(current), threshold=pct, significance=significance,
+                  only=only)
+    click.echo(report(result), nl=False)
+    if result.skipped:
+        click.echo(f"maplebench: note: {len(result.skipped)} operation(s) not in both runs were not "
+                   f"gated", err=True)
+    return 1 if result.failed else 0

@@ -1,0 +1,255 @@
+"""The regression gate: does a run fall behind a baseline run? (``maplebench gate``)
+
+Two independent checks, each per mm present in both runs (maple against maple, legacy
+against legacy), over the operations both runs hold:
+
+* **headline means** (Hmean of will-it-scale throughput, Amean of kernbench times): a
+  regression is a change worse than ``threshold`` percent *and* significant by the chosen
+  rule (the same rule and verdict as the stars of ``maplebench compare``). Noise alone cannot
+  fail the gate, and a significant but tiny change does not either.
+* **deterministic counters per op** (``<counter>_per_op``): exact numbers, so no statistics;
+  a regression is growth of more than ``threshold`` percent (any growth from 0 counts).
+
+``--only counters`` keeps just the second check, for CI on noisy shared machines: the counters
+do not depend on timing, so a change that makes the tree touch more nodes fails reliably.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from maple.bench import stats
+from maple.bench.compare import COUNTERS_TITLE, Column, Table, compare_columns
+from maple.bench.results import META, Run, load_run
+from maple.errors import InputError
+
+DEFAULT_THRESHOLD = 5.0
+ONLY = ("counters", "throughput")
+
+
+def parse_threshold(text: str | float) -> float:
+    """A threshold in percent: a finite number >= 0, optionally written with a ``%``."""
+    raw = str(text).strip()
+    try:
+        value = float(raw[:-1] if raw.endswith("%") else raw)
+    except ValueError:
+        raise InputError(f"--threshold '{text}' is not a number of percent (e.g. 5 or 2.5%)") from None
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"--threshold '{text}' must be a finite percentage >= 0")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One compared quantity: where it is, both values, the change and the verdict."""
+
+    mm: str
+    table: str
+    statistic: str
+    operation: str
+    baseline: float
+    current: float
+    change: float  # percent, positive is better (pdiff / pndiff), or counter growth negated
+    significant: bool | None
+    score: float
+    regressed: bool
+
+
+@dataclass(slots=True)
+class GateResult:
+    threshold: float
+    significance: str
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[Finding]:
+        return [f for f in self.findings if f.regressed]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.regressions)
+
+
+def counter_growth(base: float, cur: float) -> float:
+    """Percent growth of a counter; ``inf`` from 0 to anything positive."""
+    if cur == base:
+        return 0.0
+    if base == 0:
+        return math.inf if cur > 0 else -math.inf
+    return (cur - base) * 100.0 / abs(base)
+
+
+def _mean_findings(mm: str, table: Table, threshold: float) -> list[Finding]:
+    out = []
+    for row in table.rows:
+        base, cur = row.cells
+        regressed = bool(cur.significant) and cur.percent < -threshold
+        out.append(Finding(mm, table.title, row.stat, row.operation.name, base.value, cur.value,
+                           cur.percent, cur.significant, cur.score, regressed))
+    return out
+
+
+def _counter_findings(mm: str, table: Table, threshold: float) -> list[Finding]:
+    out = []
+    for row in table.rows:
+        base, cur = row.cells
+        growth = counter_growth(base.value, cur.value)
+        out.append(Finding(mm, table.title, row.stat, row.operation.name, base.value, cur.value,
+                           -growth, None, stats.NAN, growth > threshold))
+    return out
+
+
+def gate(
+    baseline: Run,
+    current: Run,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    significance: str = "ttest",
+    only: str | None = None,
+) -> GateResult:
+    """Compare ``current`` against ``baseline``; see the module docstring for the rules.
+
+    Raises ``InputError`` when the runs share no mm or no operation.
+    """
+    stats.check_rule(significance)
+    if only is not None and only not in ONLY:
+        raise InputError(f"--only '{only}' (choose {', '.join(ONLY)})")
+    result = GateResult(threshold, significance)
+    base_mms = list(dict.fromkeys(str(m) for m in baseline.samples["mm"].dropna()))
+    cur_mms = {str(m) for m in current.samples["mm"].dropna()}
+    mms = [m for m in base_mms if m in cur_mms]
+    if not mms:
+        raise InputError(f"baseline '{baseline.path}' and current '{current.path}' have no mm in common")
+    compared = 0
+    for mm in mms:
+        columns = [Column(f"baseline-{mm}", baseline, mm), Column(f"current-{mm}", current, mm)]
+        try:
+            comparison = compare_columns(columns, significance=significance, stat_names=["mean"],
+                                         counters=only != "throughput")
+        except InputError:
+            continue
+        compared += 1
+        result.skipped.extend(f"{mm} {s}" for s in comparison.skipped)
+        for table in comparison.tables:
+            if table.kind == "counters":
+                result.findings.extend(_counter_findings(mm, table, threshold))
+            elif only != "counters":
+                result.findings.extend(_mean_findings(mm, table, threshold))
+    if not compared or not result.findings:
+        what = "counter" if only == "counters" else "operation"
+        raise InputError(f"baseline '{baseline.path}' and current '{current.path}' have no {what} in common")
+    return result
+
+
+def _num(v: float) -> str:
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "Inf" if v > 0 else "-Inf"
+    return f"{v:.2f}"
+
+
+def format_findings(findings: list[Finding]) -> str:
+    """An aligned text table of findings (what regressed, for the gate's report)."""
+    head = ["mm", "table", "statistic", "operation", "baseline", "current", "change", "test"]
+    rows = []
+    for f in findings:
+        test = "exact" if f.significant is None else ("significant" if f.significant else "not significant")
+        if f.significant is not None and not math.isnan(f.score):
+            test += f" ({f.score:.3g})"
+        rows.append([f.mm, f.table, f.statistic, f.operation, _num(f.baseline), _num(f.current),
+                     f"{_num(f.change)}%", test])
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    right = {4, 5, 6}
+    lines = []
+    for r in [head, *rows]:
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def report(result: GateResult) -> str:
+    """The gate's printed verdict: the regressions as a table, or one OK line."""
+    means = sum(1 for f in result.findings if f.table != COUNTERS_TITLE)
+    counters = len(result.findings) - means
+    checked = f"{means} headline mean(s) and {counters} counter(s) checked"
+    if not result.failed:
+        return (f"gate: OK: no regression beyond {result.threshold:g}% "
+                f"({checked}; significance {result.significance})\n")
+    regs = result.regressions
+    return (f"gate: FAIL: {len(regs)} regression(s) beyond {result.threshold:g}% "
+            f"({checked}; significance {result.significance}; change: positive is better)\n"
+            + format_findings(regs))
+
+
+# --------------------------------------------------------------------------- --update
+
+
+def is_run_folder(path: Path) -> bool:
+    """True if ``path`` holds a maplebench run (a meta.json with a status)."""
+    import json
+
+    try:
+        meta = json.loads((Path(path) / META).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and "status" in meta
+
+
+def update_baseline(current: str | os.PathLike[str], baseline: str | os.PathLike[str]) -> Path:
+    """Copy the complete run ``current`` into ``baseline``, replacing a run that is there.
+
+    The copy is built in a hidden sibling folder and renamed into place; an existing baseline
+    is renamed aside first and removed only once the new one is in place (restored if the
+    swap fails), so an interruption never leaves a half-copied baseline. Refuses (InputError)
+    to replace a file or a non-empty folder that is not a run.
+    """
+    cur = load_run(current)
+    src, dst = Path(cur.path), Path(baseline)
+    if dst.exists():
+        if not dst.is_dir():
+            raise InputError(f"--baseline '{dst}' is a file, not a run folder; refusing to overwrite it")
+        if any(dst.iterdir()) and not is_run_folder(dst):
+            raise InputError(f"--baseline '{dst}' is a folder that is not a maplebench run; refusing to overwrite it")
+        if dst.resolve() == src.resolve():
+            raise InputError(f"--baseline '{dst}' and --current are the same folder")
+    parent = dst.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--baseline '{dst}': cannot create '{parent}': {exc.strerror}") from None
+    tag = uuid.uuid4().hex[:8]
+    tmp = parent / f".{dst.name}.new-{tag}"
+    old = parent / f".{dst.name}.old-{tag}"
+    try:
+        tmp.mkdir(mode=0o755)
+        for item in sorted(src.iterdir()):
+            if item.name.startswith("."):  # in-flight temporary files of a writer
+                continue
+            if item.is_dir():
+                shutil.copytree(item, tmp / item.name)
+            else:
+                shutil.copy2(item, tmp / item.name)
+        if dst.exists():
+            os.rename(dst, old)
+            try:
+                os.rename(tmp, dst)
+            except BaseException:
+                os.rename(old, dst)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, dst)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError(f"--baseline '{dst}' could not be written: {exc.strerror or exc}") from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dst
