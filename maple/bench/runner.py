@@ -53,7 +53,8 @@ _READY = 1  # word offset of a task's "ready" flag inside its slot
 _PIPE_BUF = 4096
 _MSG = struct.Struct("=I")
 #: Layouts tried, in order, for the starting address space; else the first built-in.
-PREFERRED_LAYOUTS = ("will-it-scale", "wis", "process", "default", "bash", "python")
+#: ``cat`` is a small dynamically linked C program, as a will-it-scale binary is.
+PREFERRED_LAYOUTS = ("will-it-scale", "cat", "process", "default")
 
 
 class WorkerError(RuntimeError):

@@ -21,10 +21,14 @@ PAGES_PER_STEP = 512
 
 
 def task_file(task: int) -> Any:
-    """A task's own 128 MiB file (mkstemp + ftruncate + unlink in the testcases)."""
+    """A task's own file (mkstemp + ftruncate to 128 MiB + unlink in the testcases).
+
+    Files are sparse and mappable to any length, so the size is not modelled; the page cache
+    (``File.pages``) starts empty and keeps what faults bring in.
+    """
     from maple.mm import File
 
-    return File(f"willitscale.{task}", MEMSIZE)
+    return File(f"/tmp/willitscale.{task} (deleted)", inode=1000 + task)
 
 
 class PageTouchLoop(LoopWorkload):

@@ -1,0 +1,271 @@
+"""The runner's mechanics, on a stand-in address space (the mm's own tests cover the mm).
+
+Timing: intervals are 0.05 s and no assertion depends on how fast anything ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+from maple.bench import runner as R
+from maple.bench.results import RunWriter, load_run
+from maple.errors import InputError
+from maple.workloads.base import LoopWorkload
+
+
+class FakeMM:
+    """Counts calls; ``fork`` gives an independent copy, as MM.fork would."""
+
+    def __init__(self, log=None):
+        self.calls = 0
+        self.log = log
+
+    def fork(self):
+        return FakeMM(self.log)
+
+    @property
+    def counters(self):
+        return {"calls": self.calls, "lines": 3 * self.calls, "label": "not a number"}
+
+
+class Count(LoopWorkload):
+    name = "count"
+    description = "count"
+    unit = "calls"
+    det_warmup_loops = 2
+    det_loops = 5
+
+    def setup(self, mm, task):
+        return task
+
+    def loop(self, mm, task):
+        mm.calls += 1
+        if mm.log is not None:
+            mm.log.append(task)
+        return 2
+
+
+class Boom(Count):
+    """Task 1 raises after a few thousand steps; task 0 never does."""
+
+    def setup(self, mm, task):
+        return [task, 0]
+
+    def loop(self, mm, st):
+        st[1] += 1
+        if st[0] == 1 and st[1] > 2000:
+            raise ZeroDivisionError("task one gave up")
+        return 1
+
+
+class EarlyOnly(Count):
+    """Counts only during its first 0.15 s: everything it counts lands in the warm-up."""
+
+    def setup(self, mm, task):
+        return [None]
+
+    def loop(self, mm, st):
+        now = time.monotonic()
+        if st[0] is None:
+            st[0] = now
+        if now - st[0] < 0.15:
+            return 1
+        time.sleep(0.001)
+        return 0
+
+
+def _run(tmp_path, workload, **kw):
+    cfg = R.RunConfig(workloads=[workload.name], **{"samples": 3, "warmup": 0.1, "interval": 0.05, **kw})
+    writer = RunWriter(tmp_path / "run", {"name": "run"})
+    run = R.Runner(cfg, writer, mm_factory=lambda kind: FakeMM(), workloads={workload.name: workload})
+    status = run.run()
+    R.finish(writer, status, run.error)
+    return status, run, tmp_path / "run"
+
+
+def test_sample_counts_and_columns(tmp_path):
+    status, run, folder = _run(tmp_path, Count(), procs=[1, 2])
+    assert status == "complete"
+    df = load_run(folder).samples
+    assert len(df) == 2 * 2 * 2 * 3  # mm x mode x tasks x samples
+    assert list(df.columns[:8]) == ["workload", "mm", "mode", "tasks", "sample", "ops", "min", "max"]
+    for _, cell in df.groupby(["mm", "mode", "tasks"]):
+        assert list(cell["sample"]) == [1, 2, 3]
+        assert (cell["calls_per_op"] == 0.5).all() and (cell["lines_per_op"] == 1.5).all()
+    assert "label_per_op" not in df.columns
+    assert (df["min"] <= df["max"]).all()
+    one = df[df.tasks == 1]
+    assert (one["min"] == one["ops"]).all() and (one["max"] == one["ops"]).all()
+    two = df[df.tasks == 2]
+    assert (two["min"] + two["max"] == two["ops"]).all()  # total is the sum over tasks
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["status"] == "complete"
+
+
+def test_warmup_samples_are_discarded(tmp_path):
+    ticks = []
+
+    class P:
+        def cell(self, *a):
+            pass
+
+        def tick(self, warmup):
+            ticks.append(warmup)
+
+    cfg = R.RunConfig(workloads=["early"], mms=["maple"], modes=["processes"], procs=[2],
+                      samples=2, warmup=0.3, interval=0.05, deterministic=False)
+    assert cfg.warmup_samples == 6  # 0.3 s of 0.05 s samples, as will-it-scale's 6 x 1 s
+    wl = EarlyOnly()
+    wl.name = "early"
+    writer = RunWriter(tmp_path / "w", {})
+    run = R.Runner(cfg, writer, progress=P(), mm_factory=lambda k: FakeMM(), workloads={"early": wl})
+    assert run.run() == "complete"
+    assert ticks == [True] * 6 + [False] * 2
+    rows = writer.rows
+    assert [r["sample"] for r in rows] == [1, 2]
+    # each sample sleeps at least one interval, so the first 0.15 s of counting is all warm-up
+    assert all(r["ops"] == 0 for r in rows)
+
+
+def test_timed_pass_first_sample_covers_start(tmp_path):
+    with R.TimedPass(Count(), FakeMM(), "threads", 2, affinity=False) as tp:
+        tp.start()
+        samples = list(tp.samples(4, 0.05))
+    assert len(samples) == 4
+    assert all(total == lo + hi for total, lo, hi in samples)
+    assert sum(s[0] for s in samples) > 0
+
+
+@pytest.mark.parametrize("mode", ["processes", "threads"])
+def test_worker_that_raises_fails_the_run_and_keeps_samples(tmp_path, mode):
+    status, run, folder = _run(tmp_path, Boom(), procs=[1, 2], modes=[mode], mms=["maple"],
+                               warmup=0.05, samples=40)
+    assert status == "failed"
+    assert "ZeroDivisionError: task one gave up" in run.error
+    assert "Traceback" in run.error and "task 1" in run.error
+    loaded = load_run(folder, allow_incomplete=True)
+    assert loaded.meta["status"] == "failed"
+    assert "task one gave up" in loaded.meta["error"]
+    df = loaded.samples
+    assert len(df[df.tasks == 1]) == 40  # the cell before the failure is kept whole
+
+
+def test_processes_are_reaped_and_threads_joined(tmp_path):
+    before = threading.active_count()
+    status, _, _ = _run(tmp_path, Boom(), procs=[2], mms=["maple"], warmup=0.05, samples=40)
+    assert status == "failed"
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left behind
+    assert threading.active_count() == before
+
+
+def test_keyboard_interrupt_marks_run_interrupted(tmp_path):
+    class Interrupting(Count):
+        def __init__(self):
+            self.n = 0
+
+    calls = []
+
+    class P:
+        def cell(self, index, total, cell):
+            pass
+
+        def tick(self, warmup):
+            calls.append(warmup)
+            if len(calls) == 5:
+                raise KeyboardInterrupt
+
+    cfg = R.RunConfig(workloads=["count"], mms=["maple"], modes=["processes"], procs=[1, 2],
+                      samples=3, warmup=0.05, interval=0.05)
+    writer = RunWriter(tmp_path / "i", {})
+    run = R.Runner(cfg, writer, progress=P(), mm_factory=lambda k: FakeMM(), workloads={"count": Count()})
+    status = run.run()
+    R.finish(writer, status)
+    assert status == "interrupted"
+    loaded = load_run(tmp_path / "i", allow_incomplete=True)
+    assert loaded.meta["status"] == "interrupted"
+    assert len(loaded.samples) == 3  # cell one complete; cell two interrupted before a row
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def test_deterministic_counters_repeat_and_processes_tasks_are_identical():
+    wl = Count()
+    a = R.deterministic_counters(wl, FakeMM(), "processes", 4)
+    b = R.deterministic_counters(wl, FakeMM(), "processes", 4)
+    c = R.deterministic_counters(wl, FakeMM(), "processes", 4, simulate_tasks=3)
+    assert a == b == c == {"calls_per_op": 0.5, "lines_per_op": 1.5}
+
+
+def test_deterministic_threads_take_turns():
+    log: list[int] = []
+    mm = FakeMM(log)
+    wl = Count()
+    per_op = R.deterministic_counters(wl, mm, "threads", 3)
+    assert per_op == {"calls_per_op": 0.5, "lines_per_op": 1.5}
+    steps = wl.det_warmup_loops + wl.det_loops
+    assert log == [0, 1, 2] * steps  # strict lockstep: one step per task per round
+
+
+def test_deterministic_threads_error_is_reported():
+    with pytest.raises(R.WorkerError, match="task one gave up"):
+        wl = Boom()
+        wl.det_loops = 5000
+        R.deterministic_counters(wl, FakeMM(), "threads", 2)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no affinity API")
+def test_threads_are_bound_round_robin():
+    seen = {}
+
+    class Where(Count):
+        def setup(self, mm, task):
+            seen[task] = os.sched_getaffinity(0)
+            return task
+
+    cpus = sorted(os.sched_getaffinity(0))
+    with R.TimedPass(Where(), FakeMM(), "threads", 3, affinity=True) as tp:
+        tp.start()
+        list(tp.samples(1, 0.01))
+    for task in range(3):
+        assert seen[task] == {cpus[task % len(cpus)]}
+    assert os.sched_getaffinity(0) == set(cpus)  # the sampling thread stays unbound
+
+
+@pytest.mark.parametrize(
+    "kw, bad",
+    [({"samples": 0}, "--samples '0'"), ({"interval": 0}, "--interval '0'"),
+     ({"interval": -1.0}, "--interval '-1.0'"), ({"mms": ["maple", "btree"]}, "--mm 'btree'"),
+     ({"modes": ["fibres"]}, "--mode 'fibres'"), ({"warmup": -1.0}, "--warmup '-1.0'")],
+)
+def test_config_errors(kw, bad):
+    with pytest.raises(InputError, match=bad.replace("(", r"\(")):
+        R.RunConfig(workloads=["brk1"], **kw).validate()
+
+
+def test_unknown_workload():
+    with pytest.raises(InputError, match="unknown workload 'brk3'"):
+        R.RunConfig(workloads=["brk3"]).validate()
+
+
+def test_cells_order_mm_innermost():
+    cfg = R.RunConfig(workloads=["brk1"], procs=[1, 2], modes=["processes"])
+    assert [(c.tasks, c.mm) for c in cfg.cells()] == [(1, "maple"), (1, "legacy"), (2, "maple"), (2, "legacy")]
+
+
+def test_error_message_fits_one_pipe_write():
+    r, w = os.pipe()
+    try:
+        R._send_error(w, 7, "x" * 10000 + "\nthe last line")
+        msg = R._read_error(r)
+    finally:
+        os.close(r)
+        os.close(w)
+    assert msg.startswith("...") and msg.endswith("the last line")
+    assert len(msg.encode()) <= 4096

@@ -1,0 +1,145 @@
+"""``maplebench run``: bad input exits 2 with one line; a quick run; Ctrl-C; --force."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from maple.bench.results import RunWriter, load_run
+from maplebench.main import main
+
+
+def _cli(capsys, *argv):
+    with pytest.raises(SystemExit) as exc:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["brk3"], "brk3"),
+        (["brk1", "--mm", "maple,btree"], "btree"),
+        (["brk1", "--mode", "fibres"], "fibres"),
+        (["brk1", "--procs", "0..4"], "0..4"),
+        (["brk1", "--procs", "8..2"], "8..2"),
+        (["brk1", "--procs", "abc"], "abc"),
+        (["brk1", "--procs", "2..8:x1"], "x1"),
+        (["brk1", "--procs", "2..8:+0"], "+0"),
+        (["brk1", "--samples", "0"], "--samples '0'"),
+        (["brk1", "--samples", "-3"], "--samples '-3'"),
+        (["brk1", "--samples", "many"], "many"),
+        (["brk1", "--interval", "0"], "--interval '0"),
+        (["brk1", "--interval", "-1"], "--interval '-1"),
+        (["brk1", "--warmup", "-1"], "--warmup '-1"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, tmp_path, argv, named):
+    code, out, err = _cli(capsys, "run", *argv, "--out", str(tmp_path), "--quiet")
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("maplebench: error:")
+    assert named in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_no_workload_is_a_usage_error(capsys):
+    code, _, err = _cli(capsys, "run")
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_refuses_folder_with_complete_run_unless_force(capsys, tmp_path):
+    RunWriter(tmp_path / "done", {"name": "done"}).finish("complete")
+    before = (tmp_path / "done" / "meta.json").read_text()
+    code, _, err = _cli(capsys, "run", "brk1", "--out", str(tmp_path), "--name", "done", "--quiet")
+    assert code == 2 and err.count("\n") == 1 and "done" in err and "--force" in err
+    assert (tmp_path / "done" / "meta.json").read_text() == before  # untouched
+
+
+def test_unwritable_output_folder(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = _cli(capsys, "run", "brk1", "--out", str(blocker), "--name", "x", "--quiet")
+    assert code == 2 and err.count("\n") == 1 and str(blocker) in err
+
+
+def test_bad_name(capsys, tmp_path):
+    code, _, err = _cli(capsys, "run", "brk1", "--out", str(tmp_path), "--name", "../up", "--quiet")
+    assert code == 2 and "../up" in err
+
+
+def test_quick_run_both_mms_and_modes(capsys, tmp_path):
+    code, out, err = _cli(capsys, "run", "brk1", "--quick", "--out", str(tmp_path), "--name", "q",
+                          "--interval", "0.05", "--warmup", "0.05", "--samples", "2")
+    assert code == 0, err
+    folder = tmp_path / "q"
+    assert out.strip().splitlines()[-1] == str(folder)
+    run = load_run(folder)
+    df = run.samples
+    assert set(zip(df.mm, df.mode)) == {(m, p) for m in ("maple", "legacy") for p in ("processes", "threads")}
+    assert (df.tasks == 2).all() and len(df) == 8
+    assert (df.ops > 0).all()
+    assert "syscalls_per_op" in df.columns or any(c.endswith("_per_op") for c in df.columns)
+    meta = run.meta
+    for key in ("argv", "versions", "gil_enabled", "machine", "start_time", "end_time", "options"):
+        assert key in meta
+    assert meta["argv"][:2] == ["maplebench", "run"]
+    assert meta["options"]["procs"] == [2]
+    assert meta["options"]["layout"]
+    assert isinstance(meta["gil_enabled"], bool)
+    # a second run into the same name is refused, then allowed with --force
+    code, _, err = _cli(capsys, "run", "brk1", "--quick", "--out", str(tmp_path), "--name", "q")
+    assert code == 2
+    code, _, err = _cli(capsys, "run", "brk1", "--quick", "--out", str(tmp_path), "--name", "q",
+                        "--force", "--mm", "maple", "--mode", "threads", "--quiet")
+    assert code == 0, err
+    assert set(load_run(folder).samples.mm) == {"maple"}
+
+
+def test_help_states_defaults_and_gil(capsys):
+    code, out, _ = _cli(capsys, "run", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "GIL" in text and "--samples 5" in text and "--warmup 6" in text and "--procs 2.." in text
+
+
+def _wait_for(path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.stat().st_size > 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never appeared")
+
+
+def test_sigint_saves_an_interrupted_run(tmp_path):
+    folder = tmp_path / "int"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maplebench", "run", "brk1", "--out", str(tmp_path), "--name", "int",
+         "--procs", "1,2", "--samples", "200", "--warmup", "0", "--interval", "0.05", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for(folder / "samples.csv")  # the first cell is done: its rows are on disk
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert out.strip() == str(folder)
+    run = load_run(folder, allow_incomplete=True)
+    assert run.meta["status"] == "interrupted"
+    assert len(run.samples) >= 200 and (run.samples.ops > 0).all()
+    assert not list(folder.glob(".*.tmp"))
