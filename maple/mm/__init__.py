@@ -1,1 +1,94 @@
-"""Placeholder package docstring; the owning module fills this in."""
+"""Simulated Linux address spaces: one syscall implementation over two VMA indexes.
+
+``make_mm("maple")`` tracks VMAs in a ``MapleTree(alloc=True)`` as Linux 6.1 does;
+``make_mm("legacy")`` uses the pre-6.1 augmented rbtree + VMA list + per-thread vmacache.
+Both run the same code for mmap, munmap, mprotect, brk, page faults, fork and exit
+(``maple.mm.mm.MM``), so the two kinds differ only where the kernel's did: in the index.
+
+    >>> from maple.mm import make_mm, PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS
+    >>> mm = make_mm("maple", layout="cat")
+    >>> addr = mm.mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    >>> mm.fault(addr, write=True)
+    >>> mm.munmap(addr, 8192)
+
+See docs/mm.md for the semantics followed, the cost model behind ``mm.counters`` and the VMA
+index protocol.
+"""
+
+from __future__ import annotations
+
+from maple.errors import InputError
+from maple.linux import (
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_FIXED_NOREPLACE,
+    MAP_GROWSDOWN,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    PAGE_SIZE,
+    PROT_EXEC,
+    PROT_NONE,
+    PROT_READ,
+    PROT_WRITE,
+)
+from maple.mm.errors import MMError, SegmentationFault
+from maple.mm.layout import MapsEntry, build_vmas, layout_text, layouts, parse_maps
+from maple.mm.mm import MM
+from maple.mm.vma import VMA, AnonVma, File
+
+__all__ = [
+    "make_mm", "MM", "VMA", "File", "AnonVma", "MMError", "SegmentationFault",
+    "layouts", "parse_maps", "MapsEntry", "KINDS",
+    "PAGE_SIZE", "PROT_NONE", "PROT_READ", "PROT_WRITE", "PROT_EXEC",
+    "MAP_SHARED", "MAP_PRIVATE", "MAP_FIXED", "MAP_ANONYMOUS", "MAP_GROWSDOWN", "MAP_FIXED_NOREPLACE",
+]
+
+#: the two address-space kinds
+KINDS = ("maple", "legacy")
+
+
+def new_index(kind: str):
+    """A fresh, empty VMA index of ``kind`` ("maple" or "legacy")."""
+    if kind == "maple":
+        from maple.mm.maple_index import MapleVmaIndex
+
+        return MapleVmaIndex()
+    if kind == "legacy":
+        from maple.legacy.index import LegacyVmaIndex
+
+        return LegacyVmaIndex()
+    raise InputError(f"mm kind {kind!r}: expected one of {', '.join(KINDS)}")
+
+
+def make_mm(kind: str, *, layout: str | None = None, index=None) -> MM:
+    """A new address space of ``kind``, empty or starting from ``layout``.
+
+    ``layout`` is a built-in layout name (``layouts()``) or ``/proc/PID/maps`` text. ``index``
+    substitutes any object implementing the VMA index protocol (tests use a sorted-list
+    oracle); ``kind`` is then ignored.
+    """
+    if index is None:
+        index = new_index(kind)
+    mm = MM(index)
+    if layout is not None:
+        load_layout(mm, layout)
+    return mm
+
+
+def load_layout(mm: MM, layout: str) -> None:
+    """Populate an empty ``mm`` with the VMAs of ``layout`` (name or maps text)."""
+    if mm.map_count:
+        raise ValueError("load_layout needs an empty address space")
+    built = build_vmas(parse_maps(layout_text(layout)))
+    with mm.mmap_lock.write():
+        index = mm.index
+        for vma in built.vmas:
+            index.insert(vma)
+        mm._map_count = len(built.vmas)
+        mm._vmas_allocated += len(built.vmas)
+        mm._anon_vmas_allocated += sum(v.anon_vma is not None for v in built.vmas)
+        if built.start_brk is not None:
+            mm.start_brk = built.start_brk
+            mm._brk = built.brk
+        mm.start_stack = built.start_stack
+        mm.mmap_base = built.mmap_base
