@@ -1,0 +1,1030 @@
+"""MapleTree: the kernel's maple tree (lib/maple_tree.c) in pure Python.
+
+The tree maps non-overlapping inclusive ranges ``[first, last]`` of ``0 .. ULONG_MAX`` to Python
+objects. Empty ranges are stored as ``None`` slots, exactly as the kernel stores NULL: they are
+never adjacent, so every maximal empty run is one slot, and an allocation tree can keep the size
+of the largest run per child (the "gap") to answer ``empty_area`` in O(height).
+
+Writes follow the kernel's classification (mas_wr_store_type): a store into one leaf is an exact
+fit (one slot reference replaced in place), or a node store (the leaf rewritten; in place without
+RCU, a fresh copy published with one reference store with RCU); a leaf that would overflow is
+split (trying to push data into a sibling first, 3-way when two nodes cannot hold it); a
+non-root node that would fall below the minimum fill is rebalanced with a sibling or cousin;
+a write crossing leaves is a spanning store. All slow paths share one level-by-level rebuild
+(`_rebuild`, after mas_spanning_rebalance) that never modifies a node readers can reach: it
+builds replacement nodes bottom-up until a single node replaces a single node, then publishes it
+with one reference store and marks every replaced node dead.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_left
+from collections.abc import Iterator
+from typing import Any
+
+from maple.tree.constants import (
+    ARANGE64_MIN_SLOTS,
+    ARANGE64_SLOTS,
+    RANGE64_MIN_SLOTS,
+    RANGE64_SLOTS,
+    ULONG_MAX,
+    ZERO_ENTRY,
+)
+from maple.tree.errors import EntryExists, InvalidArgument, NoSpace
+from maple.tree.node import NODE_WRITE_LINES, Node, RootEntry, leaf_max_gap
+
+_MAX = ULONG_MAX
+_LEAF_MIN = RANGE64_MIN_SLOTS + 1  # fewest entries a non-root leaf / range64 node may hold
+_ARANGE_MIN = ARANGE64_MIN_SLOTS + 1  # fewest children a non-root arange64 node may hold
+
+
+def check_index(value: Any, name: str = "index") -> int:
+    """Return ``value`` as an index in ``0 .. ULONG_MAX`` or raise InvalidArgument naming it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{name} must be an int in 0..ULONG_MAX, not {type(value).__name__} {value!r}")
+    value = int(value)
+    if value < 0 or value > _MAX:
+        raise InvalidArgument(f"{name} {value} is outside 0..ULONG_MAX")
+    return value
+
+
+def check_range(first: Any, last: Any) -> tuple[int, int]:
+    """Validate an inclusive range (mtree_store_range's -EINVAL checks)."""
+    if type(first) is not int or type(last) is not int or first < 0 or last > _MAX or first > last:
+        first = check_index(first, "first")
+        last = check_index(last, "last")
+        if first > last:
+            raise InvalidArgument(f"reversed range: first {first} > last {last}")
+    return first, last
+
+
+class MapleTree:
+    """A maple tree: ``MapleTree(alloc=True)`` is an allocation tree (MT_FLAGS_ALLOC_RANGE),
+    ``rcu=True`` enables lockless readers (MT_FLAGS_USE_RCU)."""
+
+    __slots__ = (
+        "_root",
+        "alloc",
+        "rcu",
+        "lock",
+        "_count",
+        "_seq",
+        "_allocated",
+        "_freed",
+        "_visited",
+        "_lines",
+        "__weakref__",
+    )
+
+    def __init__(self, *, alloc: bool = False, rcu: bool = False) -> None:
+        self._root: Node | RootEntry | None = None
+        self.alloc = bool(alloc)
+        self.rcu = bool(rcu)
+        self.lock = threading.Lock()
+        self._count = 0
+        self._seq = 0
+        self._allocated = 0
+        self._freed = 0
+        self._visited = 0
+        self._lines = 0
+
+    # ------------------------------------------------------------------ introspection
+    def __repr__(self) -> str:
+        flags = []
+        if self.alloc:
+            flags.append("alloc=True")
+        if self.rcu:
+            flags.append("rcu=True")
+        return f"MapleTree({', '.join(flags)}) with {self._count} ranges, height {self.height}"
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._root is not None
+
+    def __contains__(self, index: int) -> bool:
+        return self.load(index) is not None
+
+    def __iter__(self) -> Iterator[tuple[int, int, Any]]:
+        return self.items()
+
+    @property
+    def height(self) -> int:
+        """mt_height: 0 empty or lone root entry, 1 for a single leaf, and so on."""
+        node = self._root
+        if node.__class__ is not Node:
+            return 0
+        h = 1
+        while not node.leaf:
+            node = node.slots[0]
+            h += 1
+        return h
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Deterministic work counts since creation (see docs/tree.md for the cache-line model)."""
+        return {
+            "nodes_allocated": self._allocated,
+            "nodes_freed": self._freed,
+            "nodes_live": self._allocated - self._freed,
+            "nodes_visited": self._visited,
+            "cache_lines": self._lines,
+        }
+
+    def empty(self) -> bool:
+        """mtree_empty."""
+        return self._root is None
+
+    # ------------------------------------------------------------------ reads
+    def load(self, index: int) -> Any:
+        """mtree_load: the entry covering ``index``; ZERO_ENTRY and empty ranges load as None."""
+        if type(index) is not int or index < 0 or index > _MAX:
+            index = check_index(index)
+        while True:
+            node = self._root
+            if node.__class__ is not Node:
+                if node is None or index:
+                    return None
+                entry = node.entry
+                return None if entry is ZERO_ENTRY else entry
+            visited = 1
+            o = bisect_left(node.pivots, index)
+            lines = node.lines[o]
+            while not node.leaf:
+                node = node.slots[o]
+                o = bisect_left(node.pivots, index)
+                visited += 1
+                lines += node.lines[o]
+            entry = node.slots[o]
+            self._visited += visited
+            self._lines += lines
+            if node.dead:  # replaced under us (rcu): restart from the root
+                continue
+            return None if entry is ZERO_ENTRY else entry
+
+    def __getitem__(self, index: int) -> Any:
+        return self.load(index)
+
+    def _range_at(self, index: int) -> tuple[int, int, Any]:
+        """The stored range containing ``index`` as (first, last, raw entry); counts the walk."""
+        while True:
+            node = self._root
+            if node.__class__ is not Node:
+                if node is None:
+                    return 0, _MAX, None
+                if index == 0:
+                    return 0, 0, node.entry
+                return 1, _MAX, None
+            visited = 0
+            lines = 0
+            while True:
+                pivots = node.pivots
+                o = bisect_left(pivots, index)
+                visited += 1
+                lines += node.lines[o]
+                if node.leaf:
+                    break
+                node = node.slots[o]
+            self._visited += visited
+            self._lines += lines
+            entry = node.slots[o]
+            if node.dead:
+                continue
+            return (pivots[o - 1] + 1 if o else node.min), pivots[o], entry
+
+    def _path_to(self, index: int) -> tuple[list[tuple[Node, int]], Node, int]:
+        """Descend to the leaf holding ``index``: (path of (node, offset) above it, leaf, offset)."""
+        node = self._root
+        path = []
+        visited = 0
+        lines = 0
+        while True:
+            o = bisect_left(node.pivots, index)
+            visited += 1
+            lines += node.lines[o]
+            if node.leaf:
+                break
+            path.append((node, o))
+            node = node.slots[o]
+        self._visited += visited
+        self._lines += lines
+        return path, node, o
+
+    def find(self, index: int = 0, max: int = _MAX) -> tuple[int, int, Any] | None:
+        """mt_find: the first entry overlapping ``[index, max]`` as (first, last, entry), or None.
+
+        ZERO_ENTRY ranges are skipped. Unlike the C function the caller's index is not updated;
+        use the returned ``last + 1`` to continue (mt_for_each does exactly that)."""
+        if type(index) is not int or type(max) is not int or index < 0 or max > _MAX:
+            index = check_index(index)
+            max = check_index(max, "max")
+        if index > max:
+            return None
+        while True:
+            node = self._root
+            if node.__class__ is not Node:
+                if node is None or index:
+                    return None
+                entry = node.entry
+                if entry is ZERO_ENTRY:
+                    return None
+                return 0, 0, entry
+            visited = 0
+            lines = 0
+            while True:
+                pivots = node.pivots
+                o = bisect_left(pivots, index)
+                visited += 1
+                lines += node.lines[o]
+                if node.leaf:
+                    break
+                node = node.slots[o]
+            self._visited += visited
+            self._lines += lines
+            slots = node.slots
+            end = len(slots)
+            start = pivots[o - 1] + 1 if o else node.min
+            while o < end:
+                if start > max:
+                    return None
+                entry = slots[o]
+                if entry is not None and entry is not ZERO_ENTRY:
+                    if node.dead:
+                        break
+                    return start, pivots[o], entry
+                start = pivots[o] + 1
+                o += 1
+            else:
+                if node.max == _MAX:
+                    return None
+                index = node.max + 1
+                if index > max:
+                    return None
+            # dead node: restart at the same index
+
+    def items(self, first: int = 0, last: int = _MAX) -> Iterator[tuple[int, int, Any]]:
+        """mt_for_each: (first, last, entry) of every stored range overlapping ``[first, last]``,
+        ascending, ZERO_ENTRY skipped. Safe against concurrent rcu writers and against writes
+        made by the loop body (iteration resumes after the last range yielded)."""
+        first, last = check_range(first, last)
+        return self._iter(first, last)
+
+    def _iter(self, index: int, last: int) -> Iterator[tuple[int, int, Any]]:
+        while True:
+            node = self._root
+            if node.__class__ is not Node:
+                if node is not None and index == 0 and node.entry is not ZERO_ENTRY:
+                    yield 0, 0, node.entry
+                return
+            visited = 0
+            while not node.leaf:
+                node = node.slots[bisect_left(node.pivots, index)]
+                visited += 1
+            pivots = node.pivots
+            slots = node.slots
+            o = bisect_left(pivots, index)
+            self._visited += visited + 1
+            self._lines += NODE_WRITE_LINES  # an iteration reads the whole leaf
+            seq = self._seq
+            end = len(slots)
+            start = pivots[o - 1] + 1 if o else node.min
+            while o < end:
+                if start > last:
+                    return
+                entry = slots[o]
+                stop = pivots[o]
+                if entry is not None and entry is not ZERO_ENTRY:
+                    if node.dead:
+                        break
+                    yield start, stop, entry
+                    if stop >= last:
+                        return
+                    if self._seq != seq or node.dead:
+                        index = stop + 1
+                        break
+                start = stop + 1
+                o += 1
+            else:
+                if node.max >= last:
+                    return
+                index = node.max + 1
+
+    def keys(self) -> Iterator[tuple[int, int]]:
+        """(first, last) of every stored range."""
+        for first, last, _ in self.items():
+            yield first, last
+
+    def values(self) -> Iterator[Any]:
+        """Every stored entry, in index order."""
+        for _, _, entry in self.items():
+            yield entry
+
+    # ------------------------------------------------------------------ normal-API writes
+    def store(self, index: int, entry: Any) -> None:
+        """mtree_store: ``store_range(index, index, entry)``."""
+        self.store_range(index, index, entry)
+
+    def store_range(self, first: int, last: int, entry: Any) -> None:
+        """mtree_store_range: overwrite all of ``[first, last]``; ``None`` erases that span."""
+        if type(first) is not int or type(last) is not int or first < 0 or last > _MAX or first > last:
+            first, last = check_range(first, last)
+        with self.lock:
+            self._store(first, last, entry)
+
+    def __setitem__(self, key: int | slice, entry: Any) -> None:
+        if isinstance(key, slice):
+            if key.step is not None:
+                raise InvalidArgument("a range key has no step")
+            self.store_range(key.start, key.stop, entry)
+        else:
+            self.store_range(key, key, entry)
+
+    def insert(self, index: int, entry: Any) -> None:
+        """mtree_insert: ``insert_range(index, index, entry)``."""
+        self.insert_range(index, index, entry)
+
+    def insert_range(self, first: int, last: int, entry: Any) -> None:
+        """mtree_insert_range: store only if all of ``[first, last]`` is empty (EntryExists otherwise)."""
+        first, last = check_range(first, last)
+        if entry is None:
+            raise InvalidArgument("insert of a None entry (use store_range to erase)")
+        with self.lock:
+            start, stop, cur = self._range_at(first)
+            if cur is not None or stop < last:
+                raise EntryExists(f"[{first}, {last}] is not empty")
+            self._store(first, last, entry)
+
+    def erase(self, index: int) -> Any:
+        """mtree_erase: empty the whole range containing ``index``; return its entry (None if
+        there was none; a ZERO_ENTRY reservation is removed and reported as None)."""
+        index = check_index(index)
+        with self.lock:
+            first, last, entry = self._range_at(index)
+            if entry is None:
+                return None
+            self._store(first, last, None)
+        return None if entry is ZERO_ENTRY else entry
+
+    def __delitem__(self, index: int) -> None:
+        self.erase(index)
+
+    def alloc_range(self, size: int, entry: Any, min: int = 0, max: int = _MAX) -> int:
+        """mtree_alloc_range: insert ``entry`` in the lowest empty window of ``size`` in
+        ``[min, max]`` and return the window's first index."""
+        self._check_alloc(size, entry, min, max)
+        with self.lock:
+            first = self._empty_area(min, max, size)
+            self._store(first, first + size - 1, entry)
+        return first
+
+    def alloc_rrange(self, size: int, entry: Any, min: int = 0, max: int = _MAX) -> int:
+        """mtree_alloc_rrange: as alloc_range, the highest window."""
+        self._check_alloc(size, entry, min, max)
+        with self.lock:
+            first = self._empty_area_rev(min, max, size)
+            self._store(first, first + size - 1, entry)
+        return first
+
+    def _check_alloc(self, size: Any, entry: Any, lo: Any, hi: Any) -> None:
+        if not self.alloc:
+            raise InvalidArgument("alloc_range needs an allocation tree (MapleTree(alloc=True))")
+        if entry is None:
+            raise InvalidArgument("alloc_range of a None entry")
+        check_area_args(lo, hi, size)
+
+    def destroy(self) -> None:
+        """mtree_destroy: free every node and leave an empty tree with the same flags."""
+        with self.lock:
+            self._seq += 1
+            root = self._root
+            self._root = None
+            self._count = 0
+            if root.__class__ is Node:
+                self._kill_subtree(root)
+
+    clear = destroy
+
+    def dup(self) -> "MapleTree":
+        """mtree_dup / __mt_dup: a node-by-node copy with the same flags (the fork bulk copy)."""
+        new = MapleTree(alloc=self.alloc, rcu=self.rcu)
+        with self.lock:
+            root = self._root
+            if root.__class__ is Node:
+                counts = [0]
+                new._root = _copy_node(root, None, counts)
+                new._allocated = counts[0]
+                new._lines = counts[0] * NODE_WRITE_LINES
+                self._visited += counts[0]
+                self._lines += counts[0] * NODE_WRITE_LINES
+            elif root is not None:
+                new._root = RootEntry(root.entry)
+            new._count = self._count
+        return new
+
+    __copy__ = dup
+
+    def set_in_rcu(self, on: bool = True) -> None:
+        """mt_set_in_rcu / mt_clear_in_rcu."""
+        with self.lock:
+            self.rcu = bool(on)
+
+    def validate(self) -> None:
+        """mt_validate: check every invariant; raises InvariantError naming the first broken one."""
+        from maple.tree.validate import validate_tree
+
+        validate_tree(self)
+
+    # ------------------------------------------------------------------ gap search
+    def _empty_area(self, lo: int, hi: int, size: int) -> int:
+        """mas_empty_area core: lowest start of a ``size`` window of empty slots in [lo, hi]."""
+        root = self._root
+        if root.__class__ is not Node:
+            if root is not None and lo == 0:
+                lo = 1
+                if hi - lo < size - 1:
+                    raise NoSpace(f"no empty window of {size} in [0, {hi}]")
+            return lo
+        found = self._awalk(root, lo, hi, size)
+        if found is None:
+            raise NoSpace(f"no empty window of {size} in [{lo}, {hi}]")
+        return found
+
+    def _awalk(self, node: Node, lo: int, hi: int, size: int) -> int | None:
+        self._visited += 1
+        self._lines += NODE_WRITE_LINES
+        pivots = node.pivots
+        slots = node.slots
+        o = bisect_left(pivots, lo)
+        start = pivots[o - 1] + 1 if o else node.min
+        end = len(slots)
+        if node.leaf:
+            while o < end:
+                if start > hi:
+                    return None
+                stop = pivots[o]
+                if slots[o] is None:
+                    a = start if start > lo else lo
+                    b = stop if stop < hi else hi
+                    if b - a + 1 >= size:
+                        return a
+                start = stop + 1
+                o += 1
+            return None
+        gaps = node.gaps
+        while o < end:
+            if start > hi:
+                return None
+            if gaps is None or gaps[o] >= size:
+                found = self._awalk(slots[o], lo, hi, size)
+                if found is not None:
+                    return found
+            start = pivots[o] + 1
+            o += 1
+        return None
+
+    def _empty_area_rev(self, lo: int, hi: int, size: int) -> int:
+        """mas_empty_area_rev core: start of the highest ``size`` window in [lo, hi]."""
+        root = self._root
+        if root.__class__ is not Node:
+            if root is not None and lo == 0:
+                lo = 1
+                if hi - lo < size - 1:
+                    raise NoSpace(f"no empty window of {size} in [0, {hi}]")
+            return hi - size + 1
+        found = self._rev_awalk(root, lo, hi, size)
+        if found is None:
+            raise NoSpace(f"no empty window of {size} in [{lo}, {hi}]")
+        return found
+
+    def _rev_awalk(self, node: Node, lo: int, hi: int, size: int) -> int | None:
+        self._visited += 1
+        self._lines += NODE_WRITE_LINES
+        pivots = node.pivots
+        slots = node.slots
+        o = bisect_left(pivots, hi)
+        if node.leaf:
+            while o >= 0:
+                stop = pivots[o]
+                start = pivots[o - 1] + 1 if o else node.min
+                if stop < lo:
+                    return None
+                if slots[o] is None:
+                    a = start if start > lo else lo
+                    b = stop if stop < hi else hi
+                    if b - a + 1 >= size:
+                        return b - size + 1
+                o -= 1
+            return None
+        gaps = node.gaps
+        while o >= 0:
+            if pivots[o] < lo:
+                return None
+            if gaps is None or gaps[o] >= size:
+                found = self._rev_awalk(slots[o], lo, hi, size)
+                if found is not None:
+                    return found
+            o -= 1
+        return None
+
+    # ------------------------------------------------------------------ the write path
+    def _store(self, index: int, last: int, entry: Any) -> tuple[Any, int, int]:
+        """mas_store core. Returns (first overwritten entry, first, last of the written range
+        after NULL coalescing)."""
+        self._seq += 1
+        root = self._root
+        if root.__class__ is not Node:
+            return self._store_root(index, last, entry)
+        if index == 0 and last == _MAX:
+            return self._new_root(entry), 0, _MAX
+        # mas_wr_walk: descend to the leaf holding index
+        path = []
+        node = root
+        visited = 1
+        o = bisect_left(node.pivots, index)
+        lines = node.lines[o]
+        while not node.leaf:
+            path.append((node, o))
+            node = node.slots[o]
+            o = bisect_left(node.pivots, index)
+            visited += 1
+            lines += node.lines[o]
+        self._visited += visited
+        self._lines += lines
+        leaf = node
+        piv = leaf.pivots
+        sl = leaf.slots
+        old = sl[o]
+        lmax = leaf.max
+        if last > lmax:
+            return self._spanning_store(index, last, entry, old)
+        lmin = leaf.min
+        oe = o if last <= piv[o] else bisect_left(piv, last, o)
+        if entry is None:
+            # mas_wr_extend_null: swallow the empty neighbours into the write
+            if old is None:
+                index = piv[o - 1] + 1 if o else lmin
+            elif o and index == piv[o - 1] + 1 and sl[o - 1] is None:
+                o -= 1
+                index = piv[o - 1] + 1 if o else lmin
+            if sl[oe] is None:
+                last = piv[oe]
+            elif last == piv[oe] and oe + 1 < len(sl) and sl[oe + 1] is None:
+                oe += 1
+                last = piv[oe]
+            # an empty run touching the leaf's edge may continue in the neighbour leaf
+            if (index == lmin and index and self._range_at(index - 1)[2] is None) or (
+                last == lmax and last != _MAX and self._range_at(last + 1)[2] is None
+            ):
+                return self._spanning_store(index, last, None, old)
+            if index == 0 and last == _MAX:
+                return self._new_root(None), 0, _MAX
+        rmin = piv[o - 1] + 1 if o else lmin
+        newp = []
+        news = []
+        if index > rmin:
+            newp.append(index - 1)
+            news.append(sl[o])
+        newp.append(last)
+        news.append(entry)
+        if last < piv[oe]:
+            newp.append(piv[oe])
+            news.append(sl[oe])
+        removed = 0
+        for x in sl[o : oe + 1]:
+            if x is not None:
+                removed += 1
+        added = 0
+        for x in news:
+            if x is not None:
+                added += 1
+        self._count += added - removed
+        if oe == o and len(newp) == 1:
+            # exact fit: one reference store, safe for rcu readers
+            sl[o] = entry
+            self._lines += NODE_WRITE_LINES
+            if self.alloc and (old is None) != (entry is None) and path:
+                self._update_gaps(path, leaf)
+            return old, index, last
+        new_n = len(sl) - (oe - o + 1) + len(newp)
+        if new_n > RANGE64_SLOTS or (new_n < _LEAF_MIN and path):
+            self._rebuild(path, path, leaf, leaf, piv[:o] + newp + piv[oe + 1 :], sl[:o] + news + sl[oe + 1 :], True)
+            return old, index, last
+        if self.rcu:
+            new = Node(piv[:o] + newp + piv[oe + 1 :], sl[:o] + news + sl[oe + 1 :], True, lmin)
+            self._allocated += 1
+            if path:
+                parent, po = path[-1]
+                new.parent = parent
+                parent.slots[po] = new
+            else:
+                self._root = new
+            leaf.dead = True
+            self._freed += 1
+            leaf = new
+        else:
+            piv[o : oe + 1] = newp
+            sl[o : oe + 1] = news
+        self._lines += NODE_WRITE_LINES
+        if self.alloc and path:
+            self._update_gaps(path, leaf)
+        return old, index, last
+
+    def _store_root(self, index: int, last: int, entry: Any) -> tuple[Any, int, int]:
+        """mas_store_root / mas_root_expand: writes to an empty tree or a lone root entry."""
+        root = self._root
+        old_entry = root.entry if root is not None else None
+        old = old_entry if index == 0 else None
+        if entry is None:
+            if root is None:
+                return None, 0, _MAX
+            if index == 0:  # the lone entry is erased; nothing else is stored
+                self._root = None
+                self._count = 0
+                return old, 0, _MAX
+            return None, 1, _MAX
+        if index == 0 and last == 0:
+            self._root = RootEntry(entry)
+            self._count = 1
+            return old, 0, 0
+        pivots = []
+        slots = []
+        if index > 0:
+            if root is not None:
+                pivots.append(0)
+                slots.append(old_entry)
+                if index > 1:
+                    pivots.append(index - 1)
+                    slots.append(None)
+            else:
+                pivots.append(index - 1)
+                slots.append(None)
+        pivots.append(last)
+        slots.append(entry)
+        if last < _MAX:
+            pivots.append(_MAX)
+            slots.append(None)
+        self._root = Node(pivots, slots, True, 0)
+        self._allocated += 1
+        self._lines += NODE_WRITE_LINES
+        self._count = 1 + (1 if root is not None and index > 0 else 0)
+        return old, index, last
+
+    def _new_root(self, entry: Any) -> Any:
+        """mas_new_root: a store over [0, ULONG_MAX] replaces the whole tree."""
+        root = self._root
+        old = self._range_at(0)[2]
+        if entry is None:
+            self._root = None
+            self._count = 0
+        else:
+            self._root = Node([_MAX], [entry], True, 0)
+            self._allocated += 1
+            self._lines += NODE_WRITE_LINES
+            self._count = 1
+        if root.__class__ is Node:
+            self._kill_subtree(root)
+        return old
+
+    def _spanning_store(self, index: int, last: int, entry: Any, old: Any) -> tuple[Any, int, int]:
+        """mas_wr_spanning_store: a write whose range crosses leaves (or whose empty range must
+        merge with an empty run in a neighbouring leaf)."""
+        if entry is None:
+            first, stop, cur = self._range_at(index)
+            if cur is None:
+                index = first
+            elif index == first and index:
+                first, stop, cur = self._range_at(index - 1)
+                if cur is None:
+                    index = first
+            first, stop, cur = self._range_at(last)
+            if cur is None:
+                last = stop
+            elif last == stop and last != _MAX:
+                first, stop, cur = self._range_at(last + 1)
+                if cur is None:
+                    last = stop
+            if index == 0 and last == _MAX:
+                return self._new_root(None), 0, _MAX
+        removed = 0
+        for _, _, x in self._raw_ranges(index, last):
+            if x is not None:
+                removed += 1
+        lpath, lleaf, lo = self._path_to(index)
+        rpath, rleaf, ro = self._path_to(last)
+        lpiv = lleaf.pivots
+        rpiv = rleaf.pivots
+        P = lpiv[:lo]
+        S = lleaf.slots[:lo]
+        added = 0
+        if index > (lpiv[lo - 1] + 1 if lo else lleaf.min):
+            P.append(index - 1)
+            S.append(lleaf.slots[lo])
+            added += lleaf.slots[lo] is not None
+        P.append(last)
+        S.append(entry)
+        added += entry is not None
+        if last < rpiv[ro]:
+            P.append(rpiv[ro])
+            S.append(rleaf.slots[ro])
+            added += rleaf.slots[ro] is not None
+        P += rpiv[ro + 1 :]
+        S += rleaf.slots[ro + 1 :]
+        self._count += added - removed
+        self._rebuild(lpath, rpath, lleaf, rleaf, P, S, True)
+        return old, index, last
+
+    def _raw_ranges(self, index: int, last: int) -> Iterator[tuple[int, int, Any]]:
+        """Every slot (empty ones included) overlapping [index, last], raw entries."""
+        while True:
+            path, node, o = self._path_to(index)
+            pivots = node.pivots
+            slots = node.slots
+            start = pivots[o - 1] + 1 if o else node.min
+            for o in range(o, len(slots)):
+                yield start, pivots[o], slots[o]
+                if pivots[o] >= last:
+                    return
+                start = pivots[o] + 1
+            index = node.max + 1
+
+    def _make(self, pivots: list[int], slots: list[Any], leaf: bool, nmin: int) -> Node:
+        """Allocate and fill one node (a node write: all four lines)."""
+        if leaf:
+            node = Node(pivots, slots, True, nmin)
+        else:
+            if self.alloc:
+                gaps = []
+                for child in slots:
+                    g = child.gaps
+                    gaps.append(max(g) if g is not None else leaf_max_gap(child.pivots, child.slots, child.min))
+            else:
+                gaps = None
+            node = Node(pivots, slots, False, nmin, gaps)
+            for child in slots:
+                child.parent = node
+        self._allocated += 1
+        self._lines += NODE_WRITE_LINES
+        return node
+
+    def _split(
+        self, P: list[int], S: list[Any], leaf: bool, cap: int, kmin: int, nmin: int, split: int = -1
+    ) -> list[Node]:
+        """Cut an overfull big node into two or three nodes (mab_calc_split, mab_no_null_split)."""
+        b_end = len(P) - 1
+        mid = 0
+        if split < 0:
+            split = b_end // 2
+            if b_end >= 2 * cap or (leaf and S[split] is None and b_end >= 2 * cap - 1):
+                split = b_end // 3
+                mid = 2 * split
+            else:
+                # densely packed indices: fill the left node (the kernel's dense-range rule)
+                while split < cap - 1 and P[split] - nmin < cap - 1 and b_end - split > kmin:
+                    split += 1
+        if leaf:
+            split = _no_null_split(S, split, cap, b_end, kmin)
+            if mid:
+                mid = _no_null_split(S, mid, cap, b_end, kmin)
+        make = self._make
+        if mid:
+            return [
+                make(P[: split + 1], S[: split + 1], leaf, nmin),
+                make(P[split + 1 : mid + 1], S[split + 1 : mid + 1], leaf, P[split] + 1),
+                make(P[mid + 1 :], S[mid + 1 :], leaf, P[mid] + 1),
+            ]
+        return [
+            make(P[: split + 1], S[: split + 1], leaf, nmin),
+            make(P[split + 1 :], S[split + 1 :], leaf, P[split] + 1),
+        ]
+
+    def _rebuild(
+        self,
+        lpath: list[tuple[Node, int]],
+        rpath: list[tuple[Node, int]],
+        lnode: Node,
+        rnode: Node,
+        P: list[int],
+        S: list[Any],
+        leaf: bool,
+    ) -> None:
+        """Replace the nodes ``lnode .. rnode`` (one level, contiguous) by nodes holding the big
+        node ``P``/``S``, level by level up to where one node replaces one node (mas_split,
+        mas_rebalance and mas_spanning_rebalance in one loop). Underfull data pulls in a sibling
+        or cousin; overfull data is pushed into a sibling or split 2- or 3-way; a root with one
+        child collapses, a split root grows the tree. Replaced nodes are marked dead only after
+        the new subtree is published."""
+        alloc = self.alloc
+        lpath = list(lpath)
+        rpath = list(rpath)
+        consumed = [lnode] if lnode is rnode else [lnode, rnode]
+        dropped: list[Any] = []
+        depth = len(lpath)
+        publish_path = None
+        published = None
+        while True:
+            if leaf or not alloc:
+                cap = RANGE64_SLOTS
+                kmin = RANGE64_MIN_SLOTS
+            else:
+                cap = ARANGE64_SLOTS
+                kmin = ARANGE64_MIN_SLOTS
+            n = len(P)
+            if depth == 0:
+                if n <= cap:
+                    if leaf:
+                        new_root = None if n == 1 and S[0] is None else self._make(P, S, True, 0)
+                    elif n == 1:
+                        new_root = S[0]
+                        while not new_root.leaf and len(new_root.slots) == 1:
+                            consumed.append(new_root)
+                            new_root = new_root.slots[0]
+                        new_root.parent = None
+                    else:
+                        new_root = self._make(P, S, False, 0)
+                    self._root = new_root
+                    break
+                nodes = self._split(P, S, leaf, cap, kmin, 0)
+                P = [nd.max for nd in nodes]
+                S = nodes
+                leaf = False
+                continue
+            pl, lo = lpath[depth - 1]
+            pr, ro = rpath[depth - 1]
+            split = -1
+            if n <= kmin:
+                # insufficient: pull in a neighbour (mas_rebalance / mast_spanning_rebalance)
+                if ro + 1 < len(pr.slots):
+                    ro += 1
+                    sib = pr.slots[ro]
+                    P = P + sib.pivots
+                    S = S + sib.slots
+                    consumed.append(sib)
+                elif lo > 0:
+                    lo -= 1
+                    sib = pl.slots[lo]
+                    P = sib.pivots + P
+                    S = sib.slots + S
+                    consumed.append(sib)
+                else:
+                    k = depth - 2
+                    while k >= 0 and rpath[k][1] + 1 >= len(rpath[k][0].slots):
+                        k -= 1
+                    if k >= 0:
+                        nd, off = rpath[k]
+                        rpath[k] = (nd, off + 1)
+                        x = nd.slots[off + 1]
+                        for j in range(k + 1, depth):
+                            rpath[j] = (x, 0)
+                            x = x.slots[0]
+                        P = P + x.pivots
+                        S = S + x.slots
+                        consumed.append(x)
+                        pr, ro = rpath[depth - 1]
+                    else:
+                        k = depth - 2
+                        while k >= 0 and lpath[k][1] == 0:
+                            k -= 1
+                        if k >= 0:
+                            nd, off = lpath[k]
+                            lpath[k] = (nd, off - 1)
+                            x = nd.slots[off - 1]
+                            for j in range(k + 1, depth):
+                                lpath[j] = (x, len(x.slots) - 1)
+                                x = x.slots[-1]
+                            P = x.pivots + P
+                            S = x.slots + S
+                            consumed.append(x)
+                            pl, lo = lpath[depth - 1]
+                n = len(P)
+            elif n > cap and pl is pr and lo == ro:
+                # mas_push_data: spill into a sibling rather than growing the parent
+                space = 2 * cap - 2 - (1 if leaf else 0) - (1 if pr.pivots[ro] == _MAX else 0)
+                if lo > 0 and n + len(pl.slots[lo - 1].slots) - 1 < space:
+                    lo -= 1
+                    sib = pl.slots[lo]
+                    P = sib.pivots + P
+                    S = sib.slots + S
+                    consumed.append(sib)
+                    split = cap - 2
+                elif ro + 1 < len(pr.slots) and n + len(pr.slots[ro + 1].slots) - 1 < space:
+                    ro += 1
+                    sib = pr.slots[ro]
+                    P = P + sib.pivots
+                    S = S + sib.slots
+                    consumed.append(sib)
+                    split = len(P) - 1 - (cap - 2)
+                n = len(P)
+            nmin = pl.pivots[lo - 1] + 1 if lo else pl.min
+            if n <= cap:
+                nodes = [self._make(P, S, leaf, nmin)]
+            else:
+                nodes = self._split(P, S, leaf, cap, kmin, nmin, split)
+            if pl is pr and lo == ro and len(nodes) == 1:
+                node = nodes[0]
+                node.parent = pl
+                pl.slots[lo] = node  # the one reference store that publishes the new subtree
+                published = node
+                publish_path = lpath[:depth]
+                break
+            maxes = [nd.max for nd in nodes]
+            if pl is pr:
+                dropped.extend(pl.slots[lo + 1 : ro])
+                P = pl.pivots[:lo] + maxes + pl.pivots[ro + 1 :]
+                S = pl.slots[:lo] + nodes + pl.slots[ro + 1 :]
+                consumed.append(pl)
+            else:
+                dropped.extend(pl.slots[lo + 1 :])
+                dropped.extend(pr.slots[:ro])
+                P = pl.pivots[:lo] + maxes + pr.pivots[ro + 1 :]
+                S = pl.slots[:lo] + nodes + pr.slots[ro + 1 :]
+                consumed.append(pl)
+                consumed.append(pr)
+            lnode = pl
+            rnode = pr
+            depth -= 1
+            leaf = False
+        # retire what was replaced (after publication, as the kernel does with call_rcu)
+        seen = set()
+        freed = 0
+        for node in consumed:
+            key = id(node)
+            if key not in seen:
+                seen.add(key)
+                node.dead = True
+                freed += 1
+        stack = dropped
+        while stack:
+            node = stack.pop()
+            if node.__class__ is not Node or id(node) in seen:
+                continue
+            seen.add(id(node))
+            node.dead = True
+            freed += 1
+            if not node.leaf:
+                stack.extend(node.slots)
+        self._freed += freed
+        if published is not None and alloc:
+            self._update_gaps(publish_path, published)
+
+    def _update_gaps(self, path: list[tuple[Node, int]], node: Node) -> None:
+        """mas_update_gap: push a changed subtree gap up the parents until one is unchanged."""
+        g = node.gaps
+        gap = max(g) if g is not None else leaf_max_gap(node.pivots, node.slots, node.min)
+        for i in range(len(path) - 1, -1, -1):
+            parent, off = path[i]
+            gaps = parent.gaps
+            if gaps[off] == gap:
+                return
+            gaps[off] = gap
+            self._lines += NODE_WRITE_LINES
+            gap = max(gaps)
+
+    def _kill_subtree(self, root: Node) -> None:
+        """Mark a detached subtree dead and count its nodes freed (mt_destroy_walk)."""
+        stack = [root]
+        freed = 0
+        while stack:
+            node = stack.pop()
+            node.dead = True
+            freed += 1
+            if not node.leaf:
+                stack.extend(node.slots)
+        self._freed += freed
+
+
+def _no_null_split(S: list[Any], split: int, cap: int, b_end: int, kmin: int) -> int:
+    """mab_no_null_split: never end a node on an empty slot if it can be helped."""
+    if S[split] is None:
+        if split < cap - 1 and b_end - split > kmin:
+            return split + 1
+        return split - 1
+    return split
+
+
+def check_area_args(lo: Any, hi: Any, size: Any) -> None:
+    """mas_empty_area's -EINVAL checks, with messages naming the bad value."""
+    lo = check_index(lo, "min")
+    hi = check_index(hi, "max")
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise InvalidArgument(f"size must be an int, not {type(size).__name__} {size!r}")
+    if lo > hi:
+        raise InvalidArgument(f"min {lo} > max {hi}")
+    if size <= 0:
+        raise InvalidArgument(f"size {size} must be positive")
+    if hi - lo < size - 1:
+        raise InvalidArgument(f"window [{lo}, {hi}] is smaller than size {size}")
+
+
+def _copy_node(node: Node, parent: Node | None, counts: list[int]) -> Node:
+    counts[0] += 1
+    if node.leaf:
+        new = Node(node.pivots[:], node.slots[:], True, node.min)
+    else:
+        children = [_copy_node(child, None, counts) for child in node.slots]
+        new = Node(node.pivots[:], children, False, node.min, node.gaps[:] if node.gaps is not None else None)
+        for child in children:
+            child.parent = new
+    new.parent = parent
+    return new
