@@ -98,3 +98,34 @@ def reference_single(tmp: Path, name: str = "seed") -> Path:
     """One run holding both mms: legacy has the baseline numbers, maple the patched ones."""
     rows = reference_rows("legacy", new=False) + reference_rows("maple", new=True)
     return write_run(tmp / name, name, rows)
+
+
+def scaling_rows(mm: str, mode: str, tasks_series: Iterable[int], per_task: float, slope: float,
+                 counters: dict[str, float], n: int = 5, workload: str = "brk1") -> list[dict]:
+    """A will-it-scale sweep: totals grow sub-linearly with tasks, with a little fixed jitter."""
+    rows: list[dict] = []
+    for tasks in tasks_series:
+        centre = per_task * tasks ** slope
+        totals = [int(centre * (1 + 0.01 * ((7 * k + tasks) % 5 - 2) / 2)) for k in range(n)]
+        rows += loop_rows(workload, mm, mode, tasks, totals, counters)
+    return rows
+
+
+def scaling_run(folder: Path, name: str = "sweep") -> Path:
+    """brk1 and page_fault3 in both modes, maple and legacy, tasks 1..8, with counters."""
+    rows: list[dict] = []
+    tasks = [1, 2, 4, 8]
+    for wl, base in (("brk1", 900_000.0), ("page_fault3", 400_000.0)):
+        for mode in ("processes", "threads"):
+            slope = 0.95 if mode == "processes" else 0.35
+            rows += scaling_rows("legacy", mode, tasks, base, slope,
+                                 {"nodes_visited": 31.0, "cache_misses": 2.5}, workload=wl)
+            rows += scaling_rows("maple", mode, tasks, base * 1.08, slope,
+                                 {"nodes_visited": 9.0, "cache_misses": 0.0}, workload=wl)
+    rows += timed_rows("kernbench", "legacy", "processes", 2, USER_BASE, SYST_BASE, ELSP_BASE,
+                       KB_BASE_COUNTERS) + timed_rows("kernbench", "legacy", "processes", 4,
+                       [452.1, 452.6, 451.9], [62.0, 62.3, 61.8], [241.2, 241.9, 240.8], KB_BASE_COUNTERS)
+    rows += timed_rows("kernbench", "maple", "processes", 2, USER_NEW, SYST_NEW, ELSP_NEW,
+                       KB_NEW_COUNTERS) + timed_rows("kernbench", "maple", "processes", 4,
+                       [452.9, 453.0, 452.7], [60.1, 60.4, 60.0], [239.0, 239.6, 239.2], KB_NEW_COUNTERS)
+    return write_run(folder / name, name, rows)

@@ -1,0 +1,180 @@
+"""Figures for runs (``maplebench plot``): scaling curves and counters per op.
+
+One figure, two parts:
+
+* one panel per (workload, mode): will-it-scale throughput against tasks, one line per
+  compared column (a run, or one mm of a run, named as in ``maplebench compare``), points at
+  the Hmean with error bars of +- HStddev (mmtests' delta-method spread of the Hmean), task
+  axis log-scaled (the task series are geometric-ish: 2, 5, 8, 12, 21, ...). Timed workloads
+  (kernbench) get the same panel with elapsed time, Amean +- Stddev, lower is better.
+* one bar panel per deterministic counter: counter per op for each (workload, mode), one bar
+  per column, averaged over the task counts of that workload and mode.
+
+matplotlib is imported only here, lazily, on its Agg canvas (no display, no pyplot state).
+The file is written through a temporary name and renamed, so a failed plot leaves nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from maple.bench import stats
+from maple.bench.compare import Column, columns_for
+from maple.bench.results import COUNTER_SUFFIX, Run
+from maple.errors import InputError
+
+FORMATS = ("png", "svg", "pdf")
+NCOLS = 3
+
+
+def check_output(path: str | os.PathLike[str]) -> tuple[Path, str]:
+    """The output path and its format; ``InputError`` for an unknown extension or bad folder."""
+    out = Path(path)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise InputError(f"plot output '{out}': unknown extension '{out.suffix}' (use .png, .svg or .pdf)")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"plot output '{out}': folder '{parent}' does not exist")
+    if out.exists() and out.is_dir():
+        raise InputError(f"plot output '{out}' is a folder")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"plot output '{out}': folder '{parent}' is not writable")
+    return out, fmt
+
+
+def _panels(columns: Sequence[Column]):
+    """(workload, mode, kind) in first-seen order over all columns."""
+    seen: dict[tuple[str, str, str], None] = {}
+    for col in columns:
+        df = col.samples()
+        for (wl, mode), cell in df.groupby(["workload", "mode"], sort=False):
+            loop = "ops" in cell.columns and cell["ops"].notna().any()
+            timed = "elsp" in cell.columns and cell["elsp"].notna().any()
+            if loop or timed:
+                seen.setdefault((str(wl), str(mode), "loop" if loop else "timed"), None)
+    return list(seen)
+
+
+def _curve(col: Column, workload: str, mode: str, kind: str):
+    df = col.samples()
+    df = df[(df["workload"] == workload) & (df["mode"] == mode)]
+    xs, ys, es = [], [], []
+    for tasks, cell in sorted(df.groupby("tasks"), key=lambda kv: int(kv[0])):
+        if kind == "loop":
+            y, e = stats.hmean(cell["ops"]), stats.hstddev(cell["ops"])
+        else:
+            y, e = stats.amean(cell["elsp"]), stats.stddev(cell["elsp"])
+        if math.isnan(y):
+            continue
+        xs.append(int(tasks))
+        ys.append(y)
+        es.append(0.0 if math.isnan(e) else e)
+    return xs, ys, es
+
+
+def _counters(columns: Sequence[Column]) -> tuple[list[str], list[tuple[str, str]]]:
+    names: dict[str, None] = {}
+    groups: dict[tuple[str, str], None] = {}
+    for col in columns:
+        df = col.samples()
+        for c in df.columns:
+            if c.endswith(COUNTER_SUFFIX) and df[c].notna().any():
+                names.setdefault(c, None)
+                for key in df[df[c].notna()].groupby(["workload", "mode"], sort=False).groups:
+                    groups.setdefault((str(key[0]), str(key[1])), None)
+    return list(names), list(groups)
+
+
+def _counter_value(col: Column, counter: str, workload: str, mode: str) -> float:
+    df = col.samples()
+    if counter not in df.columns:
+        return math.nan
+    cell = df[(df["workload"] == workload) & (df["mode"] == mode)]
+    per_tasks = cell.groupby("tasks")[counter].mean().dropna()
+    return float(per_tasks.mean()) if len(per_tasks) else math.nan
+
+
+def plot_runs(runs: Sequence[Run], output: str | os.PathLike[str]) -> Path:
+    """Draw the figure for ``runs`` into ``output`` (.png, .svg or .pdf); return its path."""
+    out, fmt = check_output(output)
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    columns = columns_for(runs)
+    panels = _panels(columns)
+    counter_names, groups = _counters(columns)
+    if not panels and not counter_names:
+        raise InputError("nothing to plot: the results hold no samples")
+    ncols = max(1, min(NCOLS, max(len(panels), len(counter_names))))
+    rows_a = math.ceil(len(panels) / ncols)
+    rows_b = math.ceil(len(counter_names) / ncols)
+    nrows = rows_a + rows_b
+    fig = Figure(figsize=(5.2 * ncols, 3.9 * nrows), layout="constrained")
+    fig.suptitle("maplebench: " + ", ".join(r.name for r in runs), fontsize=13)
+
+    for i, (wl, mode, kind) in enumerate(panels):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        all_x: set[int] = set()
+        for col in columns:
+            xs, ys, es = _curve(col, wl, mode, kind)
+            if xs:
+                ax.errorbar(xs, ys, yerr=es, marker="o", markersize=4, capsize=3, label=col.name)
+                all_x.update(xs)
+        ax.set_xscale("log")
+        if all_x:
+            ticks = sorted(all_x)
+            if len(ticks) > 10:  # keep the labels legible: about ten, always the ends
+                idx = np.unique(np.linspace(0, len(ticks) - 1, 10).round().astype(int))
+                ticks = [ticks[j] for j in idx]
+            ax.set_xticks(ticks)
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("tasks")
+        if kind == "loop":
+            ax.set_title(f"{wl} ({mode}): throughput, higher is better")
+            ax.set_ylabel("ops per interval (Hmean ± HStddev)")
+        else:
+            ax.set_title(f"{wl} ({mode}): elapsed time, lower is better")
+            ax.set_ylabel("elapsed seconds (Amean ± Stddev)")
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 5))
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8)
+
+    width = 0.8 / max(1, len(columns))
+    x = np.arange(len(groups))
+    for j, counter in enumerate(counter_names):
+        ax = fig.add_subplot(nrows, ncols, rows_a * ncols + j + 1)
+        values = []
+        for k, col in enumerate(columns):
+            v = [_counter_value(col, counter, wl, mode) for wl, mode in groups]
+            values.extend(val for val in v if not math.isnan(val))
+            ax.bar(x + (k - (len(columns) - 1) / 2) * width, v, width, label=col.name)
+        ax.set_xticks(x, [f"{wl}\n{mode}" for wl, mode in groups], fontsize=8)
+        positive = [v for v in values if v > 0]
+        if positive and max(positive) / min(positive) > 100:
+            ax.set_yscale("log")
+        name = counter[: -len(COUNTER_SUFFIX)]
+        ax.set_title(f"{name} per op, lower is better")
+        ax.set_ylabel(f"{name} per op (mean over tasks)")
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".{fmt}", dir=out.parent if str(out.parent) else ".")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format=fmt, dpi=110)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise InputError(f"plot output '{out}' could not be written: {exc.strerror or exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out

@@ -1,0 +1,135 @@
+"""The text layout of compare-mmtests.pl, byte for byte, and the other formats."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from maple.bench.compare import compare_runs
+from maple.bench.render import render, split_name, text_table
+from maple.bench.results import load_run
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _runs_module():
+    name = "maplebench_test_runs"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, GOLDEN / "runs.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+runs = _runs_module()
+
+# Lines of the reference's verification runs of mmtests' own Perl code (reference 3).
+REF_HEADER = [
+    "                                                   6.8.0                      6.8.0",
+    "                                                    base                    patched",
+]
+REF_HMEAN = "Hmean     brk1-processes-2         5264123.70 (   0.00%)      3488010.51 * -33.74%*"
+REF_HSTDDEV = "HStddev   brk1-processes-2            5248.25 (   0.00%)         5810.57 ( -10.71%)"
+REF_AMEAN = "Amean     user-2      885.34 (   0.00%)      886.07 *  -0.08%*"
+REF_STDDEV = "Stddev    user-2        0.22 (   0.00%)        0.06 (  71.13%)"
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    base, new = runs.reference_pair(tmp_path_factory.mktemp("pair"))
+    return load_run(base), load_run(new)
+
+
+def _check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("MAPLEBENCH_REGEN_GOLDEN") == "1":
+        path.write_text(text)
+    assert text == path.read_text(), f"output differs from {path} (MAPLEBENCH_REGEN_GOLDEN=1 rewrites it)"
+
+
+@pytest.mark.parametrize("rule", ["ttest", "ci"])
+def test_golden_text(pair, rule):
+    text = render(compare_runs(list(pair), significance=rule), "text")
+    _check_golden(f"compare-{rule}.txt", text)
+    lines = text.splitlines()
+    assert lines[1:3] == REF_HEADER
+    assert REF_HMEAN in lines and REF_AMEAN in lines and REF_STDDEV in lines
+    assert (REF_HSTDDEV in lines) == (rule == "ci")
+
+
+def test_golden_single_run_legacy_is_baseline(tmp_path):
+    run = load_run(runs.reference_single(tmp_path, "seed"))
+    text = render(compare_runs([run]), "text")
+    _check_golden("compare-single.txt", text)
+    assert text.splitlines()[1].split() == ["seed", "seed"]
+    assert text.splitlines()[2].split() == ["legacy", "maple"]
+    assert any(line.startswith("Hmean     brk1-processes-2         5264123.70 (   0.00%)") for line in text.splitlines())
+
+
+def test_layout_widths(pair):
+    comparison = compare_runs(list(pair))
+    table = comparison.tables[0]
+    lines = text_table(table, comparison.column_names).splitlines()
+    l_stat, l_op = len("BHmean-95"), len("malloc1-processes-2")
+    assert {len(line) for line in lines} == {l_stat + 1 + l_op + 2 * (16 + 11)}
+    kb = text_table(comparison.tables[1], comparison.column_names).splitlines()
+    assert {len(line) for line in kb} == {9 + 1 + 6 + 2 * (12 + 11)}
+
+
+def test_stars_only_on_headline_rows_never_baseline(pair):
+    text = render(compare_runs(list(pair)), "text")
+    for line in text.splitlines():
+        if "*" in line:
+            assert line.split()[0] in ("Hmean", "Amean"), line
+            assert "(   0.00%)" in line  # the baseline cell keeps its parentheses
+
+
+def test_split_name_quirks():
+    assert split_name("6.8.0-base") == ("6.8.0", "base")
+    assert split_name("6.9-rc3-foo") == ("6.9-rc3", "foo")
+    assert split_name("base") == ("bas", "base")
+    assert split_name("run-1-maple") == ("run", "1-maple")
+
+
+def test_nan_hmean_display(tmp_path):
+    """A zero sample in the baseline: its Hmean shows 0.00, the other column (100.00%)."""
+    base_rows = runs.loop_rows("brk1", "maple", "processes", 2, [0] + runs.BRK1_BASE[1:])
+    base = runs.write_run(tmp_path / "zero-base", "zero-base", base_rows)
+    new = runs.write_run(tmp_path / "zero-new", "zero-new",
+                         runs.loop_rows("brk1", "maple", "processes", 2, runs.BRK1_NEW))
+    text = render(compare_runs([load_run(base), load_run(new)], significance="ci"), "text")
+    rows = {tuple(line.split()[:2]): line for line in text.splitlines()[3:]}
+    hmean = rows[("Hmean", "brk1-processes-2")]
+    assert hmean.endswith("0.00 (   0.00%)      3488010.51 ( 100.00%)")
+    assert rows[("HStddev", "brk1-processes-2")].endswith("5810.57 (    NaN%)")
+    assert "Min       brk1-processes-2" + f"{0:16.2f}" + " (   0.00%)" in text
+
+
+def test_markdown_csv_json(pair):
+    comparison = compare_runs(list(pair), stat_names=["Hmean", "Max"])
+    md = render(comparison, "markdown")
+    assert "| Hmean | brk1-processes-2 | 5264123.70 (0.00%) | **3488010.51 (-33.74%)** \\* |" in md
+    assert "| Amean | user-2 | 885.34 (0.00%) | **886.07 (-0.08%)** \\* |" in md
+    assert "### counters per op" in md
+    rows = list(csv.DictReader(io.StringIO(render(comparison, "csv"))))
+    hm = [r for r in rows if r["statistic"] == "Hmean" and r["operation"] == "brk1-processes-2"]
+    assert [r["column"] for r in hm] == ["6.8.0-base", "6.8.0-patched"]
+    assert hm[1]["significant"] == "true" and hm[0]["significant"] == ""
+    assert float(hm[1]["percent"]) == pytest.approx(-33.74, abs=0.005)
+    data = json.loads(render(comparison, "json"))
+    assert data["baseline"] == "6.8.0-base" and data["significance"] == "ttest"
+    titles = [t["title"] for t in data["tables"]]
+    assert titles == ["will-it-scale", "kernbench", "counters per op"]
+    kb = data["tables"][1]
+    assert kb["headline"] == "Amean" and kb["higher_is_better"] is False
+    assert [r["statistic"] for r in kb["rows"]][:3] == ["Amean"] * 3
+    with pytest.raises(ValueError, match="unknown format 'xml'"):
+        render(comparison, "xml")
