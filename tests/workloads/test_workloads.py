@@ -1,0 +1,144 @@
+"""The registry, and one pass of page_fault1, page_fault2, mmap1 and mmap2."""
+
+from __future__ import annotations
+
+import pytest
+
+from maple import workloads
+from maple.bench import runner as R
+from maple.errors import InputError
+from maple.linux import MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE
+from maple.mm import make_mm
+from maple.workloads.base import LoopWorkload, TimedWorkload
+
+KINDS = ["maple", "legacy"]
+MEMSIZE = 128 << 20
+PAGES = MEMSIZE // PAGE_SIZE
+WIS = ["brk1", "brk2", "malloc1", "mmap1", "mmap2", "page_fault1", "page_fault2", "page_fault3"]
+
+
+class Recorder:
+    def __init__(self, mm):
+        self.mm = mm
+        self.calls = []
+
+    def __getattr__(self, name):
+        attr = getattr(self.mm, name)
+        if name not in ("brk", "mmap", "munmap", "mprotect", "fault"):
+            return attr
+
+        def call(*args, **kw):
+            result = attr(*args, **kw)
+            self.calls.append((name, args, kw, result))
+            return result
+
+        return call
+
+
+def _spans(mm):
+    return [(v.start, v.end, v.prot, v.flags) for v in mm.vmas()]
+
+
+def test_registry_names_and_classes():
+    assert workloads.names()[: len(WIS)] == WIS
+    assert {"kernbench", "trace"} <= set(workloads.names())
+    for name in WIS:
+        cls = workloads.workload_class(name)
+        assert issubclass(cls, LoopWorkload) and cls.name == name and cls.kind == "loop"
+        assert cls.description and cls.unit
+        assert isinstance(workloads.get(name), cls)
+
+
+def test_descriptions_are_will_it_scale_testcase_lines():
+    expected = {
+        "brk1": "brk increase/decrease of one page",
+        "brk2": "brk unshared increase/decrease of one page",
+        "malloc1": "malloc/free of 128MB",
+        "mmap1": "Anonymous memory mmap/munmap of 128MB",
+        "mmap2": "Separate file mmap/munmap of 128MB",
+        "page_fault1": "Anonymous memory page fault",
+        "page_fault2": "Separate file private mapping page fault",
+        "page_fault3": "Separate file shared mapping page fault",
+    }
+    for name, text in expected.items():
+        assert workloads.workload_class(name).description == text
+
+
+def test_unknown_workload_names_the_value():
+    with pytest.raises(InputError, match="unknown workload 'brk9'"):
+        workloads.get("brk9")
+
+
+def test_timed_workloads_register_when_present():
+    for name in ("kernbench", "trace"):
+        try:
+            cls = workloads.workload_class(name)
+        except InputError as exc:  # module not landed yet
+            assert "not installed" in str(exc)
+            continue
+        assert issubclass(cls, TimedWorkload) and cls.kind == "timed"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("name, flags, uses_file", [
+    ("page_fault1", MAP_PRIVATE | MAP_ANONYMOUS, False),
+    ("page_fault2", MAP_PRIVATE, True),
+])
+def test_page_fault_pass(kind, name, flags, uses_file):
+    wl = workloads.get(name)
+    mm = make_mm(kind, layout=R.default_layout()).fork()
+    rec = Recorder(mm)
+    state = wl.setup(rec, 3)
+    before = _spans(mm)
+    total = sum(wl.loop(rec, state) for _ in range(wl.steps_per_loop))
+    assert total == PAGES
+    mmap_call = rec.calls[0]
+    assert mmap_call[0] == "mmap" and mmap_call[1][:4] == (0, MEMSIZE, PROT_READ | PROT_WRITE, flags)
+    assert (mmap_call[1][4] is not None) == uses_file
+    addr = mmap_call[3]
+    faults = [c for c in rec.calls if c[0] == "fault"]
+    assert [c[1][0] for c in faults] == [addr + i * PAGE_SIZE for i in range(PAGES)]
+    assert rec.calls[-1][:2] == ("munmap", (addr, MEMSIZE))
+    assert len(rec.calls) == PAGES + 2
+    assert _spans(mm) == before
+    mm.validate()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("name, flags, uses_file", [
+    ("mmap1", MAP_PRIVATE | MAP_ANONYMOUS, False),
+    ("mmap2", MAP_PRIVATE, True),
+])
+def test_mmap_pass(kind, name, flags, uses_file):
+    wl = workloads.get(name)
+    mm = make_mm(kind, layout=R.default_layout())
+    rec = Recorder(mm)
+    state = wl.setup(rec, 0)
+    before = _spans(mm)
+    assert wl.loop(rec, state) == 1
+    assert [c[0] for c in rec.calls] == ["mmap", "munmap"]
+    assert rec.calls[0][1][:4] == (0, MEMSIZE, PROT_READ | PROT_WRITE, flags)
+    assert (rec.calls[0][1][4] is not None) == uses_file
+    assert rec.calls[1][1] == (rec.calls[0][3], MEMSIZE)
+    assert _spans(mm) == before
+    mm.validate()
+
+
+@pytest.mark.parametrize("name", WIS)
+def test_deterministic_counters_are_repeatable(name):
+    wl = workloads.get(name)
+    if wl.steps_per_loop > 1:
+        pytest.skip("page-fault passes are covered by the page_fault3 run test")
+    for mode in ("processes", "threads"):
+        for kind in KINDS:
+            a = R.deterministic_counters(wl, make_mm(kind, layout=R.default_layout()), mode, 2)
+            b = R.deterministic_counters(wl, make_mm(kind, layout=R.default_layout()), mode, 2)
+            assert a == b and a
+
+
+def test_processes_pass_equals_every_task():
+    wl = workloads.get("brk1")
+    one = R.deterministic_counters(wl, make_mm("legacy", layout=R.default_layout()), "processes", 3)
+    three = R.deterministic_counters(wl, make_mm("legacy", layout=R.default_layout()), "processes", 3,
+                                     simulate_tasks=3)
+    assert one == three
