@@ -1,4 +1,7 @@
-"""Test doubles and oracles for the legacy index tests (no maple.mm import: lower layer)."""
+"""Test doubles and a brute-force oracle for the legacy index tests.
+
+The VMA class is local (it inherits VmaLinks) so these tests never import maple.mm.
+"""
 
 from __future__ import annotations
 
