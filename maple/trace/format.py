@@ -6,6 +6,9 @@ kilobytes. The format (version 1), one record per line, fields separated by sing
 
     #maplebench-trace 1 {"command": [...], ...}      header: magic, version, JSON metadata
     F <id> <path>                                      file table entry (before its first use)
+    L <id> <maps line>                                 execve-time layout of program <id>: one
+                                                       /proc/PID/maps line of the address space
+                                                       the kernel built, before ld.so ran
     x <pid> <us> <file>                                execve succeeded; <file> is the program
     c <pid> <us> <child> <how>                         clone/fork/vfork; how: f (fork: own copy
                                                        of the mm), v (CLONE_VM, not a thread:
@@ -77,6 +80,8 @@ class Trace:
     meta: dict[str, Any] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     events: list[tuple] = field(default_factory=list)
+    #: program file id -> /proc/PID/maps text of its address space right after execve
+    layouts: dict[int, str] = field(default_factory=dict)
 
     def pids(self) -> list[int]:
         """Every task id in order of first appearance."""
@@ -114,6 +119,12 @@ def dumps_lines(trace: Trace) -> Iterable[str]:
     yield f"{MAGIC} {VERSION} {json.dumps(trace.meta, sort_keys=True, separators=(',', ':'))}"
     declared = set()
     files = trace.files
+    for fid in sorted(trace.layouts):
+        declared.add(fid)
+        yield f"F {fid} {files[fid]}"
+        for mline in trace.layouts[fid].splitlines():
+            if mline.strip():
+                yield f"L {fid} {mline.rstrip()}"
     for ev in trace.events:
         op = ev[0]
         fpos = _FILE.get(op)
@@ -169,6 +180,7 @@ def loads_lines(lines: Iterable[str], path: Any = "<trace>") -> Trace:
     except json.JSONDecodeError:
         raise _bad(path, 1, "header metadata is not JSON") from None
     files_by_id: dict[int, str] = {}
+    layout_lines: dict[int, list[str]] = {}
     events: list[tuple] = []
     append = events.append
     ended = None
@@ -187,6 +199,12 @@ def loads_lines(lines: Iterable[str], path: Any = "<trace>") -> Trace:
             if len(parts) != 3 or not parts[1].isdigit():
                 raise _bad(path, lineno, f"bad file entry {line[:60]!r}")
             files_by_id[int(parts[1])] = parts[2]
+            continue
+        if op == "L":
+            parts = line.split(" ", 2)
+            if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) not in files_by_id:
+                raise _bad(path, lineno, f"bad layout entry {line[:60]!r}")
+            layout_lines.setdefault(int(parts[1]), []).append(parts[2])
             continue
         if line.startswith(".end "):
             try:
@@ -233,7 +251,8 @@ def loads_lines(lines: Iterable[str], path: Any = "<trace>") -> Trace:
     files = [""] * (max(files_by_id) + 1 if files_by_id else 0)
     for fid, name in files_by_id.items():
         files[fid] = name
-    return Trace(meta=meta, files=files, events=events)
+    layouts = {fid: "\n".join(lines) + "\n" for fid, lines in layout_lines.items()}
+    return Trace(meta=meta, files=files, events=events, layouts=layouts)
 
 
 def read_trace(path: str | Path) -> Trace:
