@@ -9,6 +9,7 @@ Tables, one per benchmark family:
 
 * ``will-it-scale``: every loop workload, operations ``<workload>-<mode>-<tasks>`` (mmtests'
   ExtractWiscommon names, e.g. ``brk1-processes-2``), higher is better, field length 16.
+  Operations are ordered by workload (first seen), mode (processes, threads) and tasks.
 * one per timed workload (``kernbench``, ...): operations ``user-N``, ``syst-N``, ``elsp-N``
   (ExtractKernbench; ``user-<mode>-N`` if the workload ran in several modes), lower is
   better, field length 12.
@@ -37,6 +38,7 @@ WIS_FIELD_LENGTH = 16  # ExtractWiscommon _FieldLength
 TIME_FIELD_LENGTH = 12  # ExtractKernbench default
 COUNTER_FIELD_LENGTH = 16
 MM_ORDER = ("legacy", "maple")  # legacy is the baseline: the seed's "vanilla"
+MODE_ORDER = ("processes", "threads")  # runtest.py's order; other modes follow, first seen first
 
 
 @dataclass(slots=True)
@@ -165,7 +167,7 @@ def _collect(column: Column) -> _Collected:
         return _Collected(groups, counters)
     counter_cols = [c for c in df.columns if c.endswith(COUNTER_SUFFIX)]
     wl_order = _order(df["workload"])
-    mode_order = _order(df["mode"])
+    mode_order = _order([*MODE_ORDER, *df["mode"]])
     cells = sorted(
         df.groupby(["workload", "mode", "tasks"], sort=False),
         key=lambda kv: (wl_order[kv[0][0]], mode_order[kv[0][1]], int(kv[0][2])),

@@ -1,0 +1,75 @@
+"""Plots: valid PNG/SVG/PDF files, refused paths, nothing left behind on failure."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from maple.bench.plot import check_output, plot_runs
+from maple.bench.results import load_run
+from maple.errors import InputError
+
+
+def _runs_module():
+    name = "maplebench_test_runs"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "bench" / "golden" / "runs.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+runs = _runs_module()
+
+MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<?xml"}
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    return load_run(runs.scaling_run(tmp_path_factory.mktemp("sweep")))
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
+def test_writes_valid_file(sweep, tmp_path, fmt):
+    out = plot_runs([sweep], tmp_path / f"fig.{fmt}")
+    data = out.read_bytes()
+    assert data.startswith(MAGIC[fmt]) and len(data) > 5000
+    if fmt == "svg":
+        text = data.decode()
+        for label in ("brk1 (processes): throughput", "page_fault3 (threads)", "kernbench (processes)",
+                      "nodes_visited per op", "sweep-legacy", "sweep-maple", "tasks"):
+            assert label in text, label
+    assert [p.name for p in tmp_path.iterdir()] == [f"fig.{fmt}"]
+
+
+def test_png_dimensions(sweep, tmp_path):
+    out = plot_runs([sweep], tmp_path / "fig.png")
+    head = out.read_bytes()[16:24]
+    width, height = int.from_bytes(head[:4], "big"), int.from_bytes(head[4:], "big")
+    assert width > 1000 and height > 800  # 3 columns, 3 rows of panels
+
+
+def test_several_runs(tmp_path):
+    base, new = runs.reference_pair(tmp_path)
+    out = plot_runs([load_run(base), load_run(new)], tmp_path / "pair.svg")
+    text = out.read_text()
+    assert "6.8.0-base" in text and "6.8.0-patched" in text
+
+
+@pytest.mark.parametrize("name,match", [("fig.jpg", "unknown extension '.jpg'"),
+                                        ("fig", "unknown extension ''"),
+                                        ("missing/fig.png", "does not exist")])
+def test_bad_output(tmp_path, name, match):
+    with pytest.raises(InputError, match=match):
+        check_output(tmp_path / name)
+
+
+def test_output_is_a_folder(tmp_path):
+    (tmp_path / "x.png").mkdir()
+    with pytest.raises(InputError, match="is a folder"):
+        check_output(tmp_path / "x.png")
