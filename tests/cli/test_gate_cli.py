@@ -1,0 +1,93 @@
+"""``maplebench gate``: exit 0 / 1 / 2, the regression table, --only and --update."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from maplebench.main import main
+
+
+def _runs_module():
+    name = "maplebench_test_runs"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "bench" / "golden" / "runs.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+runs = _runs_module()
+
+
+def run_cli(capsys, *argv):
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+@pytest.fixture()
+def pair(tmp_path):
+    return runs.reference_pair(tmp_path)
+
+
+def test_exit_codes(capsys, pair):
+    base, new = pair
+    rc, out, _ = run_cli(capsys, "gate", "--baseline", base, "--current", base)
+    assert rc == 0 and out.startswith("gate: OK")
+    rc, out, _ = run_cli(capsys, "gate", "--baseline", base, "--current", new)
+    assert rc == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("gate: FAIL: 1 regression(s) beyond 5%")
+    assert lines[1].split()[:4] == ["mm", "table", "statistic", "operation"]
+    assert lines[2].split()[:6] == ["maple", "will-it-scale", "Hmean", "brk1-processes-2", "5264123.70", "3488010.51"]
+    rc, out, _ = run_cli(capsys, "gate", "--baseline", base, "--current", new, "--threshold", "40")
+    assert rc == 0
+    rc, out, _ = run_cli(capsys, "gate", "--baseline", base, "--current", new, "--only", "counters")
+    assert rc == 0 and "0 headline mean(s) and 6 counter(s)" in out
+    rc, out, _ = run_cli(capsys, "gate", "--baseline", new, "--current", base, "--only", "counters")
+    assert rc == 1 and out.count("counters per op") == 6
+    rc, out, _ = run_cli(capsys, "gate", "--baseline", new, "--current", base, "--only", "throughput")
+    assert rc == 0
+
+
+def test_update(capsys, tmp_path, pair):
+    base, new = pair
+    dst = tmp_path / "baselines" / "ci"
+    rc, out, _ = run_cli(capsys, "gate", "--baseline", dst, "--current", base, "--update")
+    assert rc == 0 and "updated" in out
+    rc, _, _ = run_cli(capsys, "gate", "--baseline", dst, "--current", new)
+    assert rc == 1
+    rc, out, _ = run_cli(capsys, "gate", "--baseline", dst, "--current", new, "--update")
+    assert rc == 0 and "gate: FAIL" in out and "updated" in out  # reported, then accepted
+    assert json.loads((dst / "meta.json").read_text())["name"] == "6.8.0-patched"
+    rc, _, _ = run_cli(capsys, "gate", "--baseline", dst, "--current", new)
+    assert rc == 0
+
+
+def test_bad_input(capsys, tmp_path, pair):
+    base, new = pair
+    afile = tmp_path / "file.txt"
+    afile.write_text("x")
+    failed = runs.write_run(tmp_path / "failed", "failed", runs.reference_rows("maple", True), "failed")
+    cases = [
+        (["gate", "--baseline", base, "--current", new, "--threshold", "five"], "--threshold 'five'"),
+        (["gate", "--baseline", base, "--current", new, "--threshold", "-2"], "--threshold '-2'"),
+        (["gate", "--baseline", tmp_path / "none", "--current", new], "does not exist"),
+        (["gate", "--baseline", base, "--current", failed], "is failed, not complete"),
+        (["gate", "--baseline", afile, "--current", new, "--update"], "refusing to overwrite"),
+        (["gate", "--baseline", base], "--current"),
+        (["gate", "--baseline", base, "--current", new, "--only", "latency"], "latency"),
+    ]
+    for argv, needle in cases:
+        rc, out, err = run_cli(capsys, *argv)
+        assert rc == 2, argv
+        assert err.count("\n") == 1 and needle in err and "Traceback" not in err, (argv, err)
+    assert afile.read_text() == "x"
