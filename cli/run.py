@@ -52,6 +52,27 @@ def _folder(out: str, name: str | None, workloads: list[str]) -> tuple[Path, str
     return folder, folder.name
 
 
+def _argv(ctx: click.Context, workloads: tuple[str, ...]) -> list[str]:
+    """The command line: the process's own when it is ``maplebench run ...``, else rebuilt
+    from the options given on the command line (when called as ``main([...])``)."""
+    if sys.argv[1:2] == ["run"]:
+        return ["maplebench", *sys.argv[1:]]
+    from click.core import ParameterSource
+
+    argv = ["maplebench", "run", *workloads]
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        if ctx.get_parameter_source(param.name) != ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[param.name]
+        if param.is_flag:
+            argv.append(param.opts[0])
+        else:
+            argv += [param.opts[0], str(value)]
+    return argv
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C: stop and save the run as interrupted."""
 
@@ -144,7 +165,7 @@ def run_cmd(
     config.validate()
     run = runner.Runner(config, writer=None)
     folder, run_name = _folder(out, name, wl_names)
-    meta = run.meta(argv=["maplebench", *sys.argv[1:]], name=run_name)
+    meta = run.meta(argv=_argv(click.get_current_context(), workload), name=run_name)
     writer = results.RunWriter(folder, meta, force=force)
     run.writer = writer
 
