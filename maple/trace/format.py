@@ -239,6 +239,8 @@ def loads_lines(lines: Iterable[str], path: Any = "<trace>") -> Trace:
                     fields.append(int(tok))
                 else:
                     fields.append(tok)
+        except InputError:
+            raise
         except ValueError:
             raise _bad(path, lineno, f"bad number in {line[:60]!r}") from None
         if op == "c" and fields[4] not in ("f", "v", "t"):
