@@ -21,7 +21,7 @@ from maple.trace.addrmap import AddressMap
 from maple.trace.faults import FaultModel
 from maple.trace.format import Trace, read_trace, write_trace
 from maple.trace.jobs import JobSplit, split_jobs
-from maple.trace.replay import Replay, replay
+from maple.trace.replay import Replay
 from maple.trace.strace import StraceParser, parse_strace
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "Trace",
     "parse_strace",
     "read_trace",
-    "replay",
     "split_jobs",
     "write_trace",
 ]

@@ -64,9 +64,9 @@ def _default_layout() -> str:
     return resources.files("maple.trace").joinpath("data", "exec.maps").read_text()
 
 
-#: /proc/PID/maps text of a program right after execve (``/usr/bin/make`` on Debian 12,
-#: captured by :func:`maple.trace.record.exec_layout`), used for programs the trace has no
-#: layout for.
+#: /proc/PID/maps text of a program right after execve (gcc 12's ``cc1`` on Debian 12, the
+#: program that dominates a compile, captured by :func:`maple.trace.record.exec_layout`), used
+#: for programs the trace has no layout for.
 DEFAULT_LAYOUT = _default_layout()
 
 
