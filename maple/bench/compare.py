@@ -14,7 +14,8 @@ Tables, one per benchmark family:
   (ExtractKernbench; ``user-<mode>-N`` if the workload ran in several modes), lower is
   better, field length 12.
 * ``counters per op``: the deterministic ``<counter>_per_op`` columns, one row per counter
-  and cell, exact values and percentage change (lower is better), no statistics.
+  and cell (``<workload>-<mode>-<tasks>``), exact values and percentage change (lower is
+  better), no statistics. Counters that are 0 in every cell of every column are left out.
 
 Only operations present in every column are compared; the others are listed in
 ``Comparison.skipped``. Rendering lives in ``maple.bench.render``.
@@ -316,6 +317,8 @@ def compare_columns(
         per_column_c = [c.counters for c in collected]
         ops, skipped = _common(per_column_c)
         comparison.skipped.extend(skipped)
+        nonzero = {op.metric for op in ops if any(col[op] != 0 for col in per_column_c)}
+        ops = [op for op in ops if op.metric in nonzero]  # a counter that is 0 everywhere says nothing
         if ops:
             comparison.tables.append(_counter_table(per_column_c, ops))
     if not comparison.tables:

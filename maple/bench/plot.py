@@ -7,8 +7,9 @@ One figure, two parts:
   the Hmean with error bars of +- HStddev (mmtests' delta-method spread of the Hmean), task
   axis log-scaled (the task series are geometric-ish: 2, 5, 8, 12, 21, ...). Timed workloads
   (kernbench) get the same panel with elapsed time, Amean +- Stddev, lower is better.
-* one bar panel per deterministic counter: counter per op for each (workload, mode), one bar
-  per column, averaged over the task counts of that workload and mode.
+* one bar panel per (workload, mode) with deterministic counters: each counter per op that is
+  non-zero somewhere, one bar per column, averaged over the task counts of that workload
+  and mode (processes-mode counters do not depend on the task count).
 
 matplotlib is imported only here, lazily, on its Agg canvas (no display, no pyplot state).
 The file is written through a temporary name and renamed, so a failed plot leaves nothing.
@@ -79,17 +80,21 @@ def _curve(col: Column, workload: str, mode: str, kind: str):
     return xs, ys, es
 
 
-def _counters(columns: Sequence[Column]) -> tuple[list[str], list[tuple[str, str]]]:
-    names: dict[str, None] = {}
-    groups: dict[tuple[str, str], None] = {}
+def _counter_groups(columns: Sequence[Column]) -> list[tuple[str, str, list[str]]]:
+    """(workload, mode, counters) with the counters that are non-zero in some column."""
+    found: dict[tuple[str, str], dict[str, None]] = {}
     for col in columns:
         df = col.samples()
-        for c in df.columns:
-            if c.endswith(COUNTER_SUFFIX) and df[c].notna().any():
-                names.setdefault(c, None)
-                for key in df[df[c].notna()].groupby(["workload", "mode"], sort=False).groups:
-                    groups.setdefault((str(key[0]), str(key[1])), None)
-    return list(names), list(groups)
+        names = [c for c in df.columns if c.endswith(COUNTER_SUFFIX)]
+        if not names:
+            continue
+        for (wl, mode), cell in df.groupby(["workload", "mode"], sort=False):
+            group = found.setdefault((str(wl), str(mode)), {})
+            for c in names:
+                vals = cell[c].dropna()
+                if len(vals) and (vals != 0).any():
+                    group.setdefault(c, None)
+    return [(wl, mode, list(names)) for (wl, mode), names in found.items() if names]
 
 
 def _counter_value(col: Column, counter: str, workload: str, mode: str) -> float:
@@ -109,18 +114,20 @@ def plot_runs(runs: Sequence[Run], output: str | os.PathLike[str]) -> Path:
 
     columns = columns_for(runs)
     panels = _panels(columns)
-    counter_names, groups = _counters(columns)
-    if not panels and not counter_names:
+    counter_groups = _counter_groups(columns)
+    if not panels and not counter_groups:
         raise InputError("nothing to plot: the results hold no samples")
-    ncols = max(1, min(NCOLS, max(len(panels), len(counter_names))))
+    ncols = max(1, min(NCOLS, max(len(panels), len(counter_groups))))
     rows_a = math.ceil(len(panels) / ncols)
-    rows_b = math.ceil(len(counter_names) / ncols)
-    nrows = rows_a + rows_b
-    fig = Figure(figsize=(5.2 * ncols, 3.9 * nrows), layout="constrained")
+    rows_b = math.ceil(len(counter_groups) / ncols)
+    most = max((len(g[2]) for g in counter_groups), default=0)
+    h_a, h_b = 3.9, max(3.0, 0.2 * most * max(1, len(columns)) + 1.2)
+    fig = Figure(figsize=(5.4 * ncols, h_a * rows_a + h_b * rows_b), layout="constrained")
+    grid = fig.add_gridspec(rows_a + rows_b, ncols, height_ratios=[h_a] * rows_a + [h_b] * rows_b)
     fig.suptitle("maplebench: " + ", ".join(r.name for r in runs), fontsize=13)
 
     for i, (wl, mode, kind) in enumerate(panels):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
+        ax = fig.add_subplot(grid[i // ncols, i % ncols])
         all_x: set[int] = set()
         for col in columns:
             xs, ys, es = _curve(col, wl, mode, kind)
@@ -138,32 +145,32 @@ def plot_runs(runs: Sequence[Run], output: str | os.PathLike[str]) -> Path:
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("tasks")
         if kind == "loop":
-            ax.set_title(f"{wl} ({mode}): throughput, higher is better")
-            ax.set_ylabel("ops per interval (Hmean ± HStddev)")
+            ax.set_title(f"{wl} ({mode}): throughput")
+            ax.set_ylabel("ops per interval, higher is better\n(Hmean ± HStddev)")
         else:
-            ax.set_title(f"{wl} ({mode}): elapsed time, lower is better")
-            ax.set_ylabel("elapsed seconds (Amean ± Stddev)")
+            ax.set_title(f"{wl} ({mode}): elapsed time")
+            ax.set_ylabel("elapsed seconds, lower is better\n(Amean ± Stddev)")
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 5))
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8)
 
-    width = 0.8 / max(1, len(columns))
-    x = np.arange(len(groups))
-    for j, counter in enumerate(counter_names):
-        ax = fig.add_subplot(nrows, ncols, rows_a * ncols + j + 1)
+    height = 0.8 / max(1, len(columns))
+    for j, (wl, mode, names) in enumerate(counter_groups):
+        ax = fig.add_subplot(grid[rows_a + j // ncols, j % ncols])
+        y = np.arange(len(names))
         values = []
         for k, col in enumerate(columns):
-            v = [_counter_value(col, counter, wl, mode) for wl, mode in groups]
+            v = [_counter_value(col, c, wl, mode) for c in names]
             values.extend(val for val in v if not math.isnan(val))
-            ax.bar(x + (k - (len(columns) - 1) / 2) * width, v, width, label=col.name)
-        ax.set_xticks(x, [f"{wl}\n{mode}" for wl, mode in groups], fontsize=8)
+            ax.barh(y + (k - (len(columns) - 1) / 2) * height, v, height, label=col.name)
+        ax.set_yticks(y, [c[: -len(COUNTER_SUFFIX)] for c in names], fontsize=8)
+        ax.invert_yaxis()  # first counter on top
         positive = [v for v in values if v > 0]
         if positive and max(positive) / min(positive) > 100:
-            ax.set_yscale("log")
-        name = counter[: -len(COUNTER_SUFFIX)]
-        ax.set_title(f"{name} per op, lower is better")
-        ax.set_ylabel(f"{name} per op (mean over tasks)")
-        ax.grid(True, axis="y", alpha=0.3)
+            ax.set_xscale("log")
+        ax.set_title(f"{wl} ({mode}): counters per op")
+        ax.set_xlabel("count per op, lower is better (mean over task counts)")
+        ax.grid(True, axis="x", alpha=0.3)
         ax.legend(fontsize=8)
 
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".{fmt}", dir=out.parent if str(out.parent) else ".")

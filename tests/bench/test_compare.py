@@ -136,3 +136,13 @@ def test_stars_follow_the_rule(tmp_path):
     c = _row(compare_runs(runs_, significance="ci").tables[0], "Hmean", "brk1-processes-2")
     assert t.cells[1].significant is True and c.cells[1].significant is False
     assert math.isclose(t.cells[1].percent, c.cells[1].percent)
+
+
+def test_all_zero_counters_are_left_out(tmp_path):
+    zero = {"nodes_visited": 4.0, "forks": 0.0, "splits": 0.0}
+    a = runs.write_run(tmp_path / "a", "a", runs.loop_rows("brk1", "maple", "processes", 2, [5, 6, 7], zero))
+    b = runs.write_run(tmp_path / "b", "b", runs.loop_rows("brk1", "maple", "processes", 2, [5, 6, 7],
+                                                          {**zero, "splits": 0.5}))
+    counters = _table(compare_runs([load_run(a), load_run(b)]), COUNTERS_TITLE)
+    assert [r.stat for r in counters.rows] == ["nodes_visited", "splits"]
+    assert counters.rows[1].cells[1].percent == -99.0  # pndiff from a zero baseline
