@@ -15,6 +15,7 @@ import ctypes
 import datetime as _dt
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,7 @@ from maple.trace.strace import SYSCALLS, StraceParser
 
 _PTRACE_TRACEME = 0
 _ADDR_NO_RANDOMIZE = 0x0040000
+_STRACE_SAYS = re.compile(r"^(?:\S*/)?strace: ")
 _DENIED = ("Operation not permitted", "ptrace", "PTRACE_TRACEME", "PTRACE_SEIZE")
 
 
@@ -147,6 +149,8 @@ def record(command: Sequence[str], output: str | Path, *, keep_log: str | Path |
     if not command:
         raise InputError("record: no command given (usage: maplebench record -o TRACE -- COMMAND...)")
     strace = strace_path()
+    if shutil.which(command[0]) is None:
+        raise InputError(f"record: command {command[0]!r} not found (or not executable)")
     output = Path(output)
     if output.is_dir():
         raise InputError(f"record: output {output} is a directory")
@@ -164,7 +168,7 @@ def record(command: Sequence[str], output: str | Path, *, keep_log: str | Path |
         tail: list[str] = []
         assert proc.stderr is not None
         for line in proc.stderr:  # pass the command's stderr through, keep strace's complaints
-            if line.startswith("strace: "):
+            if _STRACE_SAYS.match(line):
                 tail.append(line.strip())
             else:
                 sys.stderr.write(line)
