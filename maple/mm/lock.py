@@ -35,7 +35,7 @@ class RWSemaphore:
     """
 
     __slots__ = ("_mutex", "_readers_ok", "_writer_ok", "_readers", "_writer", "_waiting_writers",
-                 "_read_guard", "_write_guard")
+                 "_waiting_readers", "_read_guard", "_write_guard")
 
     def __init__(self) -> None:
         self._mutex = threading.Lock()
@@ -44,6 +44,7 @@ class RWSemaphore:
         self._readers = 0
         self._writer = False
         self._waiting_writers = 0
+        self._waiting_readers = 0
         self._read_guard = _Guard(self.down_read, self.up_read)
         self._write_guard = _Guard(self.down_write, self.up_write)
 
@@ -51,9 +52,11 @@ class RWSemaphore:
         """Take the lock for reading; waits while a writer holds or waits for it."""
         with self._mutex:
             if self._writer or self._waiting_writers:
+                self._waiting_readers += 1
                 wait = self._readers_ok.wait
                 while self._writer or self._waiting_writers:
                     wait()
+                self._waiting_readers -= 1
             self._readers += 1
 
     def up_read(self) -> None:
@@ -78,7 +81,7 @@ class RWSemaphore:
             self._writer = False
             if self._waiting_writers:
                 self._writer_ok.notify()
-            else:
+            elif self._waiting_readers:
                 self._readers_ok.notify_all()
 
     def downgrade_write(self) -> None:
@@ -86,7 +89,7 @@ class RWSemaphore:
         with self._mutex:
             self._writer = False
             self._readers += 1
-            if not self._waiting_writers:
+            if not self._waiting_writers and self._waiting_readers:
                 self._readers_ok.notify_all()
 
     def read(self) -> _Guard:

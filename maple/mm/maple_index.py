@@ -149,17 +149,18 @@ class MapleVmaIndex:
             self._mt.store_range(start, end - 1, None)
 
     def adjust(self, vma, start: int, end: int) -> None:
-        """Change ``vma``'s bounds in place (``vma_mas_store`` + ``vma_mas_szero``): store the
-        VMA over its new range, NULL over any part it gave up."""
+        """Change ``vma``'s bounds in place (``vma_mas_store`` + ``vma_mas_szero``): a NULL
+        store over any part it gives up, and, if it grows, one store over its new range."""
         old_start, old_end = vma.start, vma.end
         vma.start = start
         vma.end = end
-        mt = self._mt
+        store_range = self._mt.store_range
         if start > old_start:
-            mt.store_range(old_start, start - 1, None)
+            store_range(old_start, start - 1, None)
         if end < old_end:
-            mt.store_range(end, old_end - 1, None)
-        mt.store_range(start, end - 1, vma)
+            store_range(end, old_end - 1, None)
+        if start < old_start or end > old_end:
+            store_range(start, end - 1, vma)
 
     # ------------------------------------------------------------------ gap search
 
