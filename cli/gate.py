@@ -17,11 +17,13 @@ RULES = ("ttest", "ci", "welch")
 @click.option("--only", type=click.Choice(["counters", "throughput"]), default=None,
               help="Gate on the deterministic counters alone (noisy CI machines), or on the "
                    "headline means alone (throughput and kernbench times).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text",
+              show_default=True, help="markdown suits CI job summaries.")
 @click.option("--update", is_flag=True,
               help="Copy --current into --baseline (atomically) and exit 0; the comparison, if a "
                    "baseline exists, is printed for information.")
 def gate_cmd(baseline: str, current: str, threshold: str, significance: str, only: str | None,
-             update: bool) -> int:
+             fmt: str, update: bool) -> int:
     """Fail (exit 1) when --current regressed against --baseline.
 
     A headline mean (Hmean throughput, Amean kernbench time) regresses when it is worse by
@@ -31,17 +33,25 @@ def gate_cmd(baseline: str, current: str, threshold: str, significance: str, onl
     """
     from pathlib import Path
 
-    from maple.bench.gate import gate, is_run_folder, parse_threshold, report, update_baseline
+    from maple.bench.gate import (
+        gate,
+        is_run_folder,
+        parse_threshold,
+        report,
+        report_markdown,
+        update_baseline,
+    )
     from maple.bench.results import load_run
     from maple.errors import InputError
 
     pct = parse_threshold(threshold)
+    show = report_markdown if fmt == "markdown" else report
     if update:
         if is_run_folder(Path(baseline)):
             try:
                 result = gate(load_run(baseline), load_run(current), threshold=pct,
                               significance=significance, only=only)
-                click.echo(report(result), nl=False)
+                click.echo(show(result), nl=False)
             except InputError as exc:
                 click.echo(f"maplebench: note: previous baseline not compared: {exc}", err=True)
         dst = update_baseline(current, baseline)
@@ -49,7 +59,7 @@ def gate_cmd(baseline: str, current: str, threshold: str, significance: str, onl
         return 0
     result = gate(load_run(baseline), load_run(current), threshold=pct, significance=significance,
                   only=only)
-    click.echo(report(result), nl=False)
+    click.echo(show(result), nl=False)
     if result.skipped:
         click.echo(f"maplebench: note: {len(result.skipped)} operation(s) not in both runs were not "
                    f"gated", err=True)

@@ -188,6 +188,22 @@ def report(result: GateResult) -> str:
             + format_findings(regs))
 
 
+def report_markdown(result: GateResult) -> str:
+    """The verdict as markdown (for CI job summaries): a heading line and a table."""
+    regs = result.regressions
+    verdict = "FAIL" if regs else "OK"
+    lines = [f"**gate: {verdict}**: {len(regs)} regression(s) beyond {result.threshold:g}% "
+             f"({len(result.findings)} quantities checked; significance {result.significance})", ""]
+    if regs:
+        lines.append("| mm | table | statistic | operation | baseline | current | change | test |")
+        lines.append("|---|---|---|---|---:|---:|---:|---|")
+        for f in regs:
+            test = "exact" if f.significant is None else f"p/ratio {f.score:.3g}"
+            lines.append(f"| {f.mm} | {f.table} | {f.statistic} | {f.operation} | {_num(f.baseline)} | "
+                         f"{_num(f.current)} | {_num(f.change)}% | {test} |")
+    return "\n".join(lines) + "\n"
+
+
 # --------------------------------------------------------------------------- --update
 
 

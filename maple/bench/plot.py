@@ -41,8 +41,10 @@ def check_output(path: str | os.PathLike[str]) -> tuple[Path, str]:
     if fmt not in FORMATS:
         raise InputError(f"plot output '{out}': unknown extension '{out.suffix}' (use .png, .svg or .pdf)")
     parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
+    if not parent.exists():
         raise InputError(f"plot output '{out}': folder '{parent}' does not exist")
+    if not parent.is_dir():
+        raise InputError(f"plot output '{out}': '{parent}' is not a folder")
     if out.exists() and out.is_dir():
         raise InputError(f"plot output '{out}' is a folder")
     if not os.access(parent, os.W_OK):

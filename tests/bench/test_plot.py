@@ -69,3 +69,9 @@ def test_output_is_a_folder(tmp_path):
     (tmp_path / "x.png").mkdir()
     with pytest.raises(InputError, match="is a folder"):
         check_output(tmp_path / "x.png")
+
+
+def test_output_parent_is_a_file(tmp_path):
+    (tmp_path / "f").write_text("")
+    with pytest.raises(InputError, match="is not a folder"):
+        check_output(tmp_path / "f" / "x.png")

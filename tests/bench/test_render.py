@@ -133,3 +133,44 @@ def test_markdown_csv_json(pair):
     assert [r["statistic"] for r in kb["rows"]][:3] == ["Amean"] * 3
     with pytest.raises(ValueError, match="unknown format 'xml'"):
         render(comparison, "xml")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from maple.bench.compare import Cell, Operation, Row, Table  # noqa: E402
+
+
+@given(st.text(alphabet="abc.-0123r", min_size=1, max_size=20))
+def test_split_name_keeps_text(name):
+    top, bottom = split_name(name)
+    if "-" not in name:
+        assert (top, bottom) == (name[:-1], name)
+    else:
+        assert name.startswith(top) and name.endswith(bottom)
+        assert len(top) + 1 + len(bottom) == len(name) or name[len(top):].startswith("-rc")
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["Min", "Hmean", "BHmean-95"]),
+                       st.sampled_from(["brk1-processes-2", "page_fault3-threads-320"]),
+                       st.floats(0, 1e9), st.floats(-99.99, 999.99), st.booleans()),
+             min_size=1, max_size=8),
+    st.sampled_from([12, 16]),
+)
+def test_rows_have_mmtests_width(cells, fl):
+    """Every line is L_stat + 1 + L_op + k*(FL + 11) wide while percentages fit 7 characters."""
+    table = Table("t", "throughput", True, fl, "Hmean")
+    for stat, op, value, pct, sig in cells:
+        operation = Operation(op, "w", "m", 1, "ops")
+        table.rows.append(Row(stat, operation, [Cell(value, 0.0), Cell(value / 2, pct, sig)]))
+    lines = text_table(table, ["a-b", "c"]).splitlines()
+    l_stat = max(len(c[0]) for c in cells)
+    l_op = max(len(c[1]) for c in cells)
+    widths = {len(line) for line in lines}
+    if all(v < 10 ** (fl - 3) for _, _, v, _, _ in cells):
+        assert widths == {l_stat + 1 + l_op + 2 * (fl + 11)}
+    for line, (stat, op, value, pct, sig) in zip(lines[2:], cells):
+        assert line.startswith(f"{stat:<{l_stat}} {op:<{l_op}}")
+        assert line.endswith(f" *{pct:7.2f}%*" if sig else f" ({pct:7.2f}%)")

@@ -91,3 +91,12 @@ def test_bad_input(capsys, tmp_path, pair):
         assert rc == 2, argv
         assert err.count("\n") == 1 and needle in err and "Traceback" not in err, (argv, err)
     assert afile.read_text() == "x"
+
+
+def test_markdown_report(capsys, pair):
+    base, new = pair
+    rc, out, _ = run_cli(capsys, "gate", "--baseline", base, "--current", new, "--format", "markdown")
+    assert rc == 1 and out.startswith("**gate: FAIL**: 1 regression(s) beyond 5%")
+    assert "| maple | will-it-scale | Hmean | brk1-processes-2 | 5264123.70 | 3488010.51 | -33.74% |" in out
+    rc, out, _ = run_cli(capsys, "gate", "--baseline", base, "--current", base, "--format", "markdown")
+    assert rc == 0 and out.startswith("**gate: OK**: 0 regression(s)")
