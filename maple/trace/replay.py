@@ -317,6 +317,8 @@ class Replay:
         if vma is None or vma.start > sold:
             self._diverged(ev, "mremap: no mapping at the old address")
             return
+        if sold + osize > vma.end:  # the kernel wants the old range inside one VMA (EFAULT)
+            osize = vma.end - sold
         prot = vma.prot
         mflags = MAP_SHARED if vma.flags & VM_SHARED else MAP_PRIVATE
         f = vma.file
