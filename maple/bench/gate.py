@@ -6,7 +6,8 @@ against legacy), over the operations both runs hold:
 * **headline means** (Hmean of will-it-scale throughput, Amean of kernbench times): a
   regression is a change worse than ``threshold`` percent *and* significant by the chosen
   rule (the same rule and verdict as the stars of ``maplebench compare``). Noise alone cannot
-  fail the gate, and a significant but tiny change does not either.
+  fail the gate, and a significant but tiny change does not either. A current Hmean that is
+  undefined (an interval with 0 ops: a stall) where the baseline's was defined regresses too.
 * **deterministic counters per op** (``<counter>_per_op``): exact numbers, so no statistics;
   a regression is growth of more than ``threshold`` percent (any growth from 0 counts).
 
@@ -89,6 +90,12 @@ def _mean_findings(mm: str, table: Table, threshold: float) -> list[Finding]:
     out = []
     for row in table.rows:
         base, cur = row.cells
+        if math.isnan(cur.value) and not math.isnan(base.value):
+            # The Hmean is undefined: a sample of 0 ops, a stalled interval. A table prints it
+            # as 0.00 unstarred, as mmtests does; a gate must not let it pass.
+            out.append(Finding(mm, table.title, row.stat, row.operation.name, base.value, cur.value,
+                               stats.NAN, False, stats.NAN, True))
+            continue
         regressed = bool(cur.significant) and cur.percent < -threshold
         out.append(Finding(mm, table.title, row.stat, row.operation.name, base.value, cur.value,
                            cur.percent, cur.significant, cur.score, regressed))
@@ -160,7 +167,12 @@ def format_findings(findings: list[Finding]) -> str:
     head = ["mm", "table", "statistic", "operation", "baseline", "current", "change", "test"]
     rows = []
     for f in findings:
-        test = "exact" if f.significant is None else ("significant" if f.significant else "not significant")
+        if f.significant is None:
+            test = "exact"
+        elif math.isnan(f.current):
+            test = "undefined mean (a sample <= 0)"
+        else:
+            test = "significant" if f.significant else "not significant"
         if f.significant is not None and not math.isnan(f.score):
             test += f" ({f.score:.3g})"
         rows.append([f.mm, f.table, f.statistic, f.operation, _num(f.baseline), _num(f.current),

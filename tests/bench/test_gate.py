@@ -151,3 +151,12 @@ def test_update_refuses_to_clobber(tmp_path):
     with pytest.raises(InputError, match="is failed, not complete"):
         update_baseline(failed, tmp_path / "new-baseline")
     assert not (tmp_path / "new-baseline").exists()
+
+
+def test_stalled_interval_regresses(tmp_path):
+    base = _run(tmp_path, "base", _scaled(1.0))
+    stalled = _run(tmp_path, "stalled", _scaled(1.0)[:-1] + [0])
+    [reg] = gate(base, stalled, threshold=50).regressions
+    assert math.isnan(reg.current) and reg.regressed
+    assert "undefined mean (a sample <= 0)" in report(gate(base, stalled))
+    assert not gate(stalled, stalled).failed  # undefined on both sides: nothing to compare
