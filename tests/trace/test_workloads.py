@@ -167,3 +167,20 @@ def test_record_of_a_missing_command_is_one_line_exit_2(tmp_path, capsys):
     code, _, err = run_cli(["record", "-o", str(out), "--", str(tmp_path / "no-such-program")], capsys)
     assert code == 2
     assert err.count("\n") == 1 and "no-such-program" in err
+
+
+@pytest.mark.skipif(not _can_strace(), reason="ptrace not allowed here")
+def test_exec_layout_is_the_fresh_image_at_fixed_addresses():
+    from maple.mm import make_mm
+    from maple.trace.record import exec_layout
+
+    true = shutil.which("true")
+    one, two = exec_layout(true), exec_layout(true)
+    assert one == two  # captured without randomisation: the same addresses every time
+    assert "[stack]" in one and "ld-linux" in one and os.path.realpath(true) in one
+    assert "libc" not in one  # ld.so has not run yet
+    assert "vsyscall" not in one
+    mm = make_mm("maple", layout=one)
+    mm.validate()
+    assert mm.map_count == len(one.splitlines())
+    assert exec_layout(str(Path(true).parent / "no-such-program")) is None
