@@ -216,7 +216,7 @@ def resolve_stats(names: Sequence[str] | None, rule: str, higher_is_better: bool
             n = head
         elif n.startswith(("BHmean-", "BAmean-")):
             n = best + n[6:]
-        out.setdefault(n, None)
+        out.setdefault(stats.statistic(n).name, None)  # canonical title, e.g. Max-90
     return list(out)
 
 

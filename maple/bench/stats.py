@@ -223,26 +223,36 @@ _FIXED: dict[str, Statistic] = {
         Statistic("HCoeffVar", lambda a, h: hcoeffvar(a), spread=True),
     )
 }
-_PARAMETRIC = re.compile(r"^(BHmean|BAmean|percentile)-(\d+(?:\.\d+)?)$")
+_PARAMETRIC = re.compile(r"^(BHmean|BAmean|percentile|Max)-(\d+(?:\.\d+)?)$")
+#: mmtests' titles for percentile rows (Stat.pm ``stat_names``): quartiles, else ``Max-P``.
+_QUARTILES = {25.0: "1st-qrtle", 50.0: "2nd-qrtle", 75.0: "3rd-qrtle"}
+_QUARTILE_NAMES = {v: k for k, v in _QUARTILES.items()}
 
 
 def statistic(name: str) -> Statistic:
-    """Look a statistic up by its mmtests row name (``Hmean``, ``BHmean-95``, ``percentile-90``).
+    """Look a statistic up by its mmtests row name (``Hmean``, ``BHmean-95``, ``Max-90``).
 
-    Raises ``ValueError`` naming the bad value.
+    Percentile rows may be named ``percentile-P`` (mmtests' internal name) or by their title
+    (``Max-P``, ``1st-qrtle``, ``2nd-qrtle``, ``3rd-qrtle``); the returned statistic carries
+    the title. Raises ``ValueError`` naming the bad value.
     """
     stat = _FIXED.get(name)
     if stat is not None:
         return stat
-    m = _PARAMETRIC.match(name)
-    if m is None or not 0 < float(m.group(2)) <= 100:
-        known = ", ".join([*_FIXED, "BHmean-P", "BAmean-P", "percentile-P"])
-        raise ValueError(f"unknown statistic '{name}' (known: {known}; P in 1..100)")
-    kind, pct = m.group(1), float(m.group(2))
-    if kind == "percentile":
-        return Statistic(name, lambda a, h: percentile(a, pct, h))
+    if name in _QUARTILE_NAMES:
+        kind, pct = "percentile", _QUARTILE_NAMES[name]
+    else:
+        m = _PARAMETRIC.match(name)
+        if m is None or not 0 < float(m.group(2)) <= 100:
+            known = ", ".join([*_FIXED, "BHmean-P", "BAmean-P", "Max-P (percentile-P)",
+                               *_QUARTILE_NAMES])
+            raise ValueError(f"unknown statistic '{name}' (known: {known}; P in 1..100)")
+        kind, pct = m.group(1), float(m.group(2))
+    if kind in ("percentile", "Max"):
+        title = _QUARTILES.get(pct, f"Max-{pct:g}")
+        return Statistic(title, lambda a, h: percentile(a, pct, h))
     harmonic = kind == "BHmean"
-    return Statistic(name, lambda a, h: best_mean(a, pct, h, harmonic=harmonic))
+    return Statistic(f"{kind}-{pct:g}", lambda a, h: best_mean(a, pct, h, harmonic=harmonic))
 
 
 def headline_mean(higher_is_better: bool) -> str:

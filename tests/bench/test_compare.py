@@ -116,6 +116,7 @@ def test_resolve_stats():
     assert resolve_stats(None, "ci", True)[2] == "HStddev"
     assert resolve_stats(["mean", "Hmean", "BHmean-95", "Max"], "ttest", False) == ["Amean", "BAmean-95", "Max"]
     assert resolve_stats(["Amean", "Gmean"], "ttest", True) == ["Hmean", "Gmean"]
+    assert resolve_stats(["percentile-90", "Max-90", "percentile-25"], "ttest", True) == ["Max-90", "1st-qrtle"]
     with pytest.raises(InputError, match="unknown statistic 'Nope'"):
         compare_columns([], stat_names=["Nope"])
 

@@ -78,6 +78,11 @@ def test_percentile_is_position_in_best_first_data():
     assert S.percentile(data, 90, False) == 9
     assert S.percentile(data, 1, True) == 10  # at least position 1
     assert S.statistic("percentile-50")(data, True) == 6
+    # mmtests titles the percentile rows: quartiles by name, the rest Max-P
+    assert S.statistic("percentile-50").name == "2nd-qrtle" == S.statistic("2nd-qrtle").name
+    assert S.statistic("percentile-90").name == "Max-90"
+    assert S.statistic("Max-90")(data, True) == 2 and S.statistic("1st-qrtle")(data, False) == 2
+    assert S.statistic("BHmean-95.0").name == "BHmean-95"
 
 
 @pytest.mark.parametrize(
