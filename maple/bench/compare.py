@@ -160,12 +160,24 @@ class _Collected:
     counters: dict[Operation, float]
 
 
+def _numeric(column: Column, name: str, values) -> np.ndarray:  # values: pandas.Series
+    """A sample column as floats (empty cells are NaN); InputError naming a non-number."""
+    import pandas as pd
+
+    out = pd.to_numeric(values, errors="coerce")
+    bad = values[out.isna() & values.notna()]
+    if len(bad):
+        raise InputError(f"result '{column.run.path}': column '{name}' holds a non-number ({bad.iloc[0]!r})")
+    return out.to_numpy(dtype=float)
+
+
 def _collect(column: Column) -> _Collected:
     df = column.samples()
     groups: dict[str, dict[Operation, np.ndarray]] = {}
     counters: dict[Operation, float] = {}
     if df.empty:
         return _Collected(groups, counters)
+    df = df.assign(tasks=_numeric(column, "tasks", df["tasks"])).dropna(subset=["workload", "mode", "tasks"])
     counter_cols = [c for c in df.columns if c.endswith(COUNTER_SUFFIX)]
     wl_order = _order(df["workload"])
     mode_order = _order([*MODE_ORDER, *df["mode"]])
@@ -180,15 +192,15 @@ def _collect(column: Column) -> _Collected:
         wl, mode, tasks = str(wl), str(mode), int(tasks)
         if "ops" in cell.columns and cell["ops"].notna().any():
             op = Operation(f"{wl}-{mode}-{tasks}", wl, mode, tasks, "ops")
-            groups.setdefault(WIS_TITLE, {})[op] = cell["ops"].to_numpy(dtype=float)
+            groups.setdefault(WIS_TITLE, {})[op] = _numeric(column, "ops", cell["ops"])
         else:
             mid = f"{mode}-" if len(modes_per_workload[wl]) > 1 else ""
             for metric in TIME_COLUMNS:
                 if metric in cell.columns and cell[metric].notna().any():
                     op = Operation(f"{metric}-{mid}{tasks}", wl, mode, tasks, metric)
-                    groups.setdefault(wl, {})[op] = cell[metric].to_numpy(dtype=float)
+                    groups.setdefault(wl, {})[op] = _numeric(column, metric, cell[metric])
         for cc in counter_cols:
-            vals = stats.as_samples(cell[cc].to_numpy(dtype=float))
+            vals = stats.as_samples(_numeric(column, cc, cell[cc]))
             if vals.size:
                 name = cc[: -len(COUNTER_SUFFIX)]
                 op = Operation(f"{wl}-{mode}-{tasks}", wl, mode, tasks, name)

@@ -147,3 +147,15 @@ def test_all_zero_counters_are_left_out(tmp_path):
     counters = _table(compare_runs([load_run(a), load_run(b)]), COUNTERS_TITLE)
     assert [r.stat for r in counters.rows] == ["nodes_visited", "splits"]
     assert counters.rows[1].cells[1].percent == -99.0  # pndiff from a zero baseline
+
+
+def test_corrupt_sample_is_named(tmp_path):
+    folder = runs.write_run(tmp_path / "bad", "bad", runs.loop_rows("brk1", "maple", "processes", 2, [5, 6, 7]))
+    csv_path = folder / "samples.csv"
+    lines = csv_path.read_text().splitlines()
+    cells = lines[2].split(",")
+    cells[5] = "lots"  # the ops column
+    lines[2] = ",".join(cells)
+    csv_path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=r"column 'ops' holds a non-number \('lots'\)"):
+        compare_runs([load_run(folder)])
