@@ -13,7 +13,8 @@ ops/s and the deterministic cost counters per op of
 The address space is synthetic: ``N - 3`` one-page anonymous VMAs with alternating
 permissions (so none merge) two pages apart from 4 GiB up, plus the heap, the fault region
 and the mprotect region. Counters come from a separate fixed-length pass (exact and
-repeatable); ops/s from a timed pass of at least ``--seconds``.
+repeatable); ops/s is the median of ``--repeat`` timed passes of at least ``--seconds`` each,
+the two kinds' passes interleaved so that load on a shared machine affects both alike.
 
     python benchmarks/mm_bench.py                 # the full table (about a minute)
     python benchmarks/mm_bench.py --sizes 30,1000 --seconds 0.1 --json out.json
@@ -22,7 +23,9 @@ repeatable); ops/s from a timed pass of at least ``--seconds``.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import statistics
 import sys
 import time
 
@@ -116,34 +119,53 @@ def make_op(name: str, mm, ctx):
     return op
 
 
-def measure(kind: str, n: int, seconds: float) -> dict:
-    out = {}
+def count_pass(mm, op, iters: int) -> dict[str, float]:
+    """Counters per op over a fixed number of ops (exact and repeatable)."""
+    before = mm.counters
+    extra: dict[str, int] = {}
+    for _ in range(iters):
+        child = op()
+        if child:
+            for k, v in child.items():
+                extra[k] = extra.get(k, 0) + v
+    after = mm.counters
+    return {k: (after[k] - before[k] + extra.get(k, 0)) / iters for k in after}
+
+
+def timed_pass(op, seconds: float) -> float:
+    """ops/s of ``op`` run for at least ``seconds`` (and at least 3 ops)."""
+    gc.collect()
+    done = 0
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
+    while True:
+        op()
+        done += 1
+        now = time.perf_counter()
+        if now >= deadline and done >= 3:
+            return done / (now - t0)
+
+
+def measure(n: int, seconds: float, repeat: int) -> dict:
+    """{kind: {op: {...}}} at ``n`` VMAs; the kinds' timed passes are interleaved so that
+    load on a shared machine hits both alike, and the median of ``repeat`` passes is kept."""
+    out: dict = {kind: {} for kind in KINDS}
     for name in OPS:
-        mm, ctx = build(kind, n)
-        op = make_op(name, mm, ctx)
-        # counting pass: fixed length, so the per-op counts are exact and repeatable
-        iters = COUNT_PASS[name]
-        before = mm.counters
-        extra: dict[str, int] = {}
-        for _ in range(iters):
-            child = op()
-            if child:
-                for k, v in child.items():
-                    extra[k] = extra.get(k, 0) + v
-        after = mm.counters
-        per_op = {k: (after[k] - before[k] + extra.get(k, 0)) / iters for k in after}
-        # timed pass
-        done = 0
-        t0 = time.perf_counter()
-        deadline = t0 + seconds
-        while True:
-            op()
-            done += 1
-            now = time.perf_counter()
-            if now >= deadline and done >= 3:
-                break
-        mm.validate()
-        out[name] = {"ops_per_s": done / (now - t0), "per_op": per_op, "map_count": mm.map_count}
+        setups = {}
+        for kind in KINDS:
+            mm, ctx = build(kind, n)
+            op = make_op(name, mm, ctx)
+            out[kind][name] = {"per_op": count_pass(mm, op, COUNT_PASS[name]), "rates": []}
+            setups[kind] = (mm, op)
+        for _ in range(repeat):
+            for kind in KINDS:
+                out[kind][name]["rates"].append(timed_pass(setups[kind][1], seconds))
+        for kind in KINDS:
+            mm = setups[kind][0]
+            mm.validate()
+            entry = out[kind][name]
+            entry["ops_per_s"] = statistics.median(entry["rates"])
+            entry["map_count"] = mm.map_count
     return out
 
 
@@ -181,7 +203,8 @@ def render(results: dict, sizes: list[int]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="30,1000,30000", help="comma-separated VMA counts (default 30,1000,30000)")
-    ap.add_argument("--seconds", type=float, default=0.3, help="minimum timed seconds per op and kind (default 0.3)")
+    ap.add_argument("--seconds", type=float, default=0.2, help="minimum seconds of one timed pass (default 0.2)")
+    ap.add_argument("--repeat", type=int, default=3, help="timed passes per op and kind; the median is shown (default 3)")
     ap.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
     args = ap.parse_args(argv)
     try:
@@ -190,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--sizes {args.sizes!r}: expected comma-separated integers")
     if any(n < 4 for n in sizes):
         ap.error(f"--sizes {args.sizes!r}: each size must be at least 4")
-    results = {kind: {n: measure(kind, n, args.seconds) for n in sizes} for kind in KINDS}
-    print(f"# mm_bench: python {sys.version.split()[0]}, --seconds {args.seconds}")
+    if args.seconds <= 0 or args.repeat < 1:
+        ap.error("--seconds must be positive and --repeat at least 1")
+    by_size = {n: measure(n, args.seconds, args.repeat) for n in sizes}
+    results = {kind: {n: by_size[n][kind] for n in sizes} for kind in KINDS}
+    print(f"# mm_bench: python {sys.version.split()[0]}, --seconds {args.seconds} --repeat {args.repeat} (median)")
     print(render(results, sizes))
     if args.json:
         with open(args.json, "w") as f:
