@@ -172,6 +172,7 @@ def _numeric(column: Column, name: str, values) -> np.ndarray:  # values: pandas
 
 
 def _collect(column: Column) -> _Collected:
+    """Group one column's samples by cell, as numpy arrays (columns converted once)."""
     df = column.samples()
     groups: dict[str, dict[Operation, np.ndarray]] = {}
     counters: dict[Operation, float] = {}
@@ -179,31 +180,31 @@ def _collect(column: Column) -> _Collected:
         return _Collected(groups, counters)
     df = df.assign(tasks=_numeric(column, "tasks", df["tasks"])).dropna(subset=["workload", "mode", "tasks"])
     counter_cols = [c for c in df.columns if c.endswith(COUNTER_SUFFIX)]
+    values = {c: _numeric(column, c, df[c]) for c in ("ops", *TIME_COLUMNS, *counter_cols) if c in df.columns}
     wl_order = _order(df["workload"])
     mode_order = _order([*MODE_ORDER, *df["mode"]])
     cells = sorted(
-        df.groupby(["workload", "mode", "tasks"], sort=False),
-        key=lambda kv: (wl_order[kv[0][0]], mode_order[kv[0][1]], int(kv[0][2])),
+        df.groupby(["workload", "mode", "tasks"], sort=False).indices.items(),
+        key=lambda kv: (wl_order[kv[0][0]], mode_order[kv[0][1]], kv[0][2]),
     )
     modes_per_workload: dict[str, set[str]] = {}
-    for (wl, mode, _), _cell in cells:
+    for (wl, mode, _), _idx in cells:
         modes_per_workload.setdefault(str(wl), set()).add(str(mode))
-    for (wl, mode, tasks), cell in cells:
+    for (wl, mode, tasks), idx in cells:
         wl, mode, tasks = str(wl), str(mode), int(tasks)
-        if "ops" in cell.columns and cell["ops"].notna().any():
-            op = Operation(f"{wl}-{mode}-{tasks}", wl, mode, tasks, "ops")
-            groups.setdefault(WIS_TITLE, {})[op] = _numeric(column, "ops", cell["ops"])
+        ops = values["ops"][idx] if "ops" in values else None
+        if ops is not None and not np.isnan(ops).all():
+            groups.setdefault(WIS_TITLE, {})[Operation(f"{wl}-{mode}-{tasks}", wl, mode, tasks, "ops")] = ops
         else:
             mid = f"{mode}-" if len(modes_per_workload[wl]) > 1 else ""
             for metric in TIME_COLUMNS:
-                if metric in cell.columns and cell[metric].notna().any():
+                if metric in values and not np.isnan(sample := values[metric][idx]).all():
                     op = Operation(f"{metric}-{mid}{tasks}", wl, mode, tasks, metric)
-                    groups.setdefault(wl, {})[op] = _numeric(column, metric, cell[metric])
+                    groups.setdefault(wl, {})[op] = sample
         for cc in counter_cols:
-            vals = stats.as_samples(_numeric(column, cc, cell[cc]))
+            vals = stats.as_samples(values[cc][idx])
             if vals.size:
-                name = cc[: -len(COUNTER_SUFFIX)]
-                op = Operation(f"{wl}-{mode}-{tasks}", wl, mode, tasks, name)
+                op = Operation(f"{wl}-{mode}-{tasks}", wl, mode, tasks, cc[: -len(COUNTER_SUFFIX)])
                 counters[op] = float(vals.mean())
     return _Collected(groups, counters)
 
