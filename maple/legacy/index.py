@@ -31,8 +31,8 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 from maple.legacy.rbtree import AugmentedRBTree
-from maple.legacy.vmacache import VmaCache
-from maple.linux import VM_GROWSDOWN, VM_GROWSUP, vm_end_gap, vm_start_gap
+from maple.legacy.vmacache import VMACACHE_MASK, VmaCache
+from maple.linux import PAGE_SHIFT, VM_GROWSDOWN, VM_GROWSUP, vm_end_gap, vm_start_gap
 
 VMA = Any
 
@@ -70,6 +70,47 @@ def vma_compute_gap(vma: VMA) -> int:
     return gap
 
 
+class VmaGapTree(AugmentedRBTree):
+    """``mm_rb`` with ``RB_DECLARE_CALLBACKS_MAX(vma_gap_callbacks, ..., vma_compute_gap)``.
+
+    ``compute_max`` is specialised with ``vma_compute_gap`` inlined (the hottest function of
+    every legacy write). Lines: the node's first line (start, links, rb_subtree_gap), its
+    vm_flags line (vm_start_gap), the previous VMA's first line (vm_end), each child's
+    first line (rb_subtree_gap).
+    """
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(vma_compute_gap)
+
+    def compute_max(self, node: VMA, exit: bool) -> bool:
+        self.computes += 1
+        flags = node.flags
+        value = vm_start_gap(node.start, flags) if flags & VM_GROWSDOWN else node.start
+        prev = node.vm_prev
+        lines = 2
+        if prev is not None:
+            lines = 3
+            prev_end = _end_gap(prev) if VM_GROWSUP else prev.end
+            value = value - prev_end if value > prev_end else 0
+        child = node.rb_left
+        if child is not None:
+            lines += 1
+            if child.rb_subtree_gap > value:
+                value = child.rb_subtree_gap
+        child = node.rb_right
+        if child is not None:
+            lines += 1
+            if child.rb_subtree_gap > value:
+                value = child.rb_subtree_gap
+        self.cache_lines += lines
+        if exit and node.rb_subtree_gap == value:
+            return True
+        node.rb_subtree_gap = value
+        return False
+
+
 class LegacyVmaIndex:
     """VMAs in an augmented rbtree, a linked list and a per-thread vmacache (pre-6.1)."""
 
@@ -78,17 +119,7 @@ class LegacyVmaIndex:
     __slots__ = ("_tree", "_cache", "mmap", "highest_vm_end", "map_count")
 
     def __init__(self) -> None:
-        tree = AugmentedRBTree()
-
-        def own_gap(vma: VMA) -> int:
-            # vm_start_gap reads the VMA's vm_flags (second cache line); vm_end_gap reads the
-            # previous VMA's vm_end (its first line). The node's own first line is counted by
-            # compute_max.
-            prev = vma.vm_prev
-            tree.cache_lines += 1 if prev is None else 2
-            return vma_compute_gap(vma)
-
-        tree._own = own_gap
+        tree = VmaGapTree()
         self._tree = tree
         self._cache = VmaCache()
         #: ``mm->mmap``: the first VMA of the list.
@@ -149,9 +180,26 @@ class LegacyVmaIndex:
         """``find_vma``: the first VMA with ``end > addr``: vmacache, then the rbtree walk."""
         cache = self._cache
         tc = cache.thread()
-        vma = cache.find(addr, tc)
-        if vma is not None:
-            return vma
+        counts = tc.counts
+        # vmacache_find, inlined (the hot path of every fault): see VmaCache.find.
+        slots = tc.vmas
+        if tc.seqnum == cache.seqnum:
+            scanned = 0
+            for vma in slots:
+                if vma is not None:
+                    scanned += 1
+                    if vma.start <= addr < vma.end:
+                        counts[_LINES] += scanned
+                        counts[_VMAS] += scanned
+                        tc.hits += 1
+                        return vma
+            counts[_LINES] += scanned
+            counts[_VMAS] += scanned
+        else:
+            tc.seqnum = cache.seqnum
+            slots[0] = slots[1] = slots[2] = slots[3] = None
+        tc.misses += 1
+        vma = None
         node = self._tree.root
         steps = 0
         while node is not None:
@@ -163,12 +211,11 @@ class LegacyVmaIndex:
                 node = node.rb_left
             else:
                 node = node.rb_right
-        counts = tc.counts
         counts[_NODES] += steps
         counts[_LINES] += steps
         counts[_VMAS] += steps
         if vma is not None:
-            cache.update(addr, vma, tc)
+            slots[(addr >> PAGE_SHIFT) & VMACACHE_MASK] = vma  # vmacache_update
         return vma
 
     def find_vma_prev(self, addr: int) -> tuple[VMA | None, VMA | None]:
