@@ -111,15 +111,36 @@ def bench_overhead(reps: int = 7) -> dict[str, float]:
     }
 
 
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_scaling(samples: int = 5, interval: float = 1.0, warm: int = 2) -> dict[str, float]:
+    """Processes mode, brk1 on the maple mm: 1 task vs 2 tasks.
+
+    Besides ops per second (what will-it-scale reports, and what a busy shared machine
+    depresses), it reports ops per CPU-second of the tasks (utime + stime from /proc): equal
+    values at 1 and 2 tasks mean the tasks do not slow each other down, i.e. the runner scales
+    linearly when the CPUs are free.
+    """
     wl = workloads.get("brk1")
     out = {}
     for tasks in (1, 2):
         with R.TimedPass(wl, _start_mm(), "processes", tasks, affinity=True) as tp:
             tp.start()
-            totals = [s[0] for s in tp.samples(warm + samples, interval)][warm:]
+            cpu0 = sum(_cpu_seconds(p) for p in tp.pids)
+            got = list(tp.samples(warm + samples, interval))
+            cpu = sum(_cpu_seconds(p) for p in tp.pids) - cpu0
+        totals = [s[0] for s in got[warm:]]
         out[f"ops_per_s_{tasks}"] = statistics.mean(totals) / interval
+        out[f"ops_per_cpu_s_{tasks}"] = sum(s[0] for s in got) / cpu if cpu > 0 else float("nan")
+        out[f"cpu_share_{tasks}"] = cpu / ((warm + samples) * interval)
     out["ratio"] = out["ops_per_s_2"] / out["ops_per_s_1"]
+    out["cpu_ratio"] = out["ops_per_cpu_s_2"] / out["ops_per_cpu_s_1"]
+    with open("/proc/loadavg") as fh:
+        out["loadavg"] = fh.read().split()[0]
     return out
 
 
@@ -223,7 +244,10 @@ def main() -> None:
     if "scaling" in wanted:
         r = bench_scaling()
         print(f"scaling: processes brk1 maple, 1 task {r['ops_per_s_1']:.0f} ops/s, 2 tasks "
-              f"{r['ops_per_s_2']:.0f} ops/s, ratio {r['ratio']:.2f}x (target >= 1.8x)")
+              f"{r['ops_per_s_2']:.0f} ops/s, ratio {r['ratio']:.2f}x (target >= 1.8x); "
+              f"tasks got {r['cpu_share_1']:.2f} and {r['cpu_share_2']:.2f} CPUs (load average "
+              f"{r['loadavg']}); ops per task CPU-second 2 vs 1 task: {r['cpu_ratio']:.2f} "
+              f"(=> {2 * r['cpu_ratio']:.2f}x on two free CPUs)")
     if "memory" in wanted:
         r = bench_memory(args.tasks)
         print(f"memory: {args.tasks}-task processes run, peak PSS sum {r['peak_pss_gib']:.2f} GiB "
