@@ -63,7 +63,8 @@ class BarProgress:
 
     def cell(self, index: int, total: int, cell: Cell) -> None:
         self._label = f"[{index + 1}/{total}] {cell.label()}"
-        self._progress.update(self._task, description=self._label)
+        # until the first sample, the cell is in its deterministic (counting) pass
+        self._progress.update(self._task, description=f"{self._label} (counting)")
 
     def tick(self, warmup: bool) -> None:
         desc = f"{self._label} (warmup)" if warmup else self._label

@@ -117,7 +117,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--no-affinity", is_flag=True, help="Do not bind tasks round-robin to CPUs.")
 @click.option("--trace", "trace", default=None, metavar="FILE",
-              help="Trace file for the `trace` workload.")
+              help="Trace file for the `trace` workload (passed as trace=FILE to every workload).")
 def run_cmd(
     workload: tuple[str, ...],
     mm_kinds: str,
