@@ -77,18 +77,6 @@ def make_mm(kind: str, *, layout: str | None = None, index=None) -> MM:
 
 def load_layout(mm: MM, layout: str) -> None:
     """Populate an empty ``mm`` with the VMAs of ``layout`` (name or maps text)."""
-    if mm.map_count:
-        raise ValueError("load_layout needs an empty address space")
     built = build_vmas(parse_maps(layout_text(layout)))
-    with mm.mmap_lock.write():
-        index = mm.index
-        for vma in built.vmas:
-            index.insert(vma)
-        mm._map_count = len(built.vmas)
-        mm._vmas_allocated += len(built.vmas)
-        mm._anon_vmas_allocated += sum(v.anon_vma is not None for v in built.vmas)
-        if built.start_brk is not None:
-            mm.start_brk = built.start_brk
-            mm._brk = built.brk
-        mm.start_stack = built.start_stack
-        mm.mmap_base = built.mmap_base
+    mm.populate(built.vmas, start_brk=built.start_brk, brk=built.brk, start_stack=built.start_stack,
+                mmap_base=built.mmap_base)

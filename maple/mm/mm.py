@@ -264,6 +264,38 @@ class MM:
             lines.append(head)
         return "".join(line + "\n" for line in lines)
 
+    def populate(
+        self,
+        vmas: list[VMA],
+        *,
+        start_brk: int | None = None,
+        brk: int | None = None,
+        start_stack: int | None = None,
+        mmap_base: int | None = None,
+    ) -> None:
+        """Fill an empty address space with ready-made VMAs (what ``execve`` and the ELF
+        loader would have built) and set its layout fields. Used by layouts."""
+        lock = self.mmap_lock
+        lock.down_write()
+        try:
+            if self._map_count:
+                raise ValueError(f"populate needs an empty address space, this one has {self._map_count} VMAs")
+            index = self._index
+            for vma in vmas:
+                index.insert(vma)
+            self._map_count = len(vmas)
+            self._vmas_allocated += len(vmas)
+            self._anon_vmas_allocated += sum(v.anon_vma is not None for v in vmas)
+            if start_brk is not None:
+                self.start_brk = start_brk
+                self._brk = start_brk if brk is None else brk
+            if start_stack is not None:
+                self.start_stack = start_stack
+            if mmap_base is not None:
+                self.mmap_base = mmap_base
+        finally:
+            lock.up_write()
+
     # ------------------------------------------------------------------ syscalls
 
     def mmap(self, addr: int, length: int, prot: int, flags: int, file: File | None = None, pgoff: int = 0) -> int:

@@ -169,9 +169,8 @@ def fmt(window):
     return " ".join(f"{s // P}-{e // P}:{p}" for s, e, p in window)
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_simulation_matches_the_running_kernel(seed):
-    ops = random_ops(random.Random(seed), 60)
+def check_seed(seed: int, length: int) -> None:
+    ops = random_ops(random.Random(seed), length)
     real = run_child(ops)
     for kind in KINDS:
         sim = simulate(kind, real["base"], ops)
@@ -179,3 +178,14 @@ def test_simulation_matches_the_running_kernel(seed):
             assert (src, fmt(swin)) == (rrc, fmt(rwin)), (
                 f"{kind}, seed {seed}, step {i} {op}:\n kernel {rrc} {fmt(rwin)}\n    sim {src} {fmt(swin)}"
             )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_simulation_matches_the_running_kernel(seed):
+    check_seed(seed, 60)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(6, 106))
+def test_simulation_matches_the_running_kernel_long(seed):
+    check_seed(seed, 150)
