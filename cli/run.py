@@ -40,6 +40,9 @@ def _run_name(workloads: list[str]) -> str:
 
 
 def _folder(out: str, name: str | None, workloads: list[str]) -> tuple[Path, str]:
+    """The run folder: OUT/NAME; OUT itself when it already is a run folder and no --name."""
+    if name is None and (Path(out) / results.META).is_file():
+        return Path(out), Path(out).resolve().name
     if name is not None:
         if not name or name in (".", "..") or "/" in name or "\0" in name:
             raise InputError(f"--name '{name}': not a usable folder name")
@@ -111,7 +114,8 @@ def _on_sigterm(signum: int, frame: Any) -> None:
               help=f"Sampling interval. [default: {INTERVAL:g}]")
 @click.option("--name", default=None, help="Run name (folder under --out). [default: WORKLOADS-DATE-TIME]")
 @click.option("--out", default="results", show_default=True, metavar="DIR",
-              help="Folder that holds run folders.")
+              help="Folder that holds run folders (or, without --name, an existing run folder "
+                   "to write into).")
 @click.option("--force", is_flag=True, help="Overwrite a complete run of the same name.")
 @click.option("--quick", is_flag=True, help="A few-second smoke run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

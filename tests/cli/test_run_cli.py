@@ -65,6 +65,13 @@ def test_refuses_folder_with_complete_run_unless_force(capsys, tmp_path):
     assert (tmp_path / "done" / "meta.json").read_text() == before  # untouched
 
 
+def test_out_pointing_at_a_complete_run_is_refused(capsys, tmp_path):
+    RunWriter(tmp_path / "done", {"name": "done"}).finish("complete")
+    code, _, err = _cli(capsys, "run", "brk1", "--out", str(tmp_path / "done"), "--quiet")
+    assert code == 2 and err.count("\n") == 1 and "--force" in err
+    assert sorted(p.name for p in (tmp_path / "done").iterdir()) == ["meta.json", "samples.csv"]
+
+
 def test_unwritable_output_folder(capsys, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
