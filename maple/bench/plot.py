@@ -21,7 +21,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -50,6 +50,24 @@ def check_output(path: str | os.PathLike[str]) -> tuple[Path, str]:
     if not os.access(parent, os.W_OK):
         raise InputError(f"plot output '{out}': folder '{parent}' is not writable")
     return out, fmt
+
+
+def log_ticks(values: Iterable[int], most: int = 12) -> list[int]:
+    """Task counts to label on a log axis: both ends, and no two closer than 1/(most-1) of it.
+
+    mmtests' large-stride series (2, 5, 8, 12, 21, ..., 296, 320) crowds the top of a log axis,
+    so labels are thinned by their log distance rather than by index.
+    """
+    vals = sorted({v for v in values if v > 0})
+    if len(vals) <= 2:
+        return vals
+    gap = math.log(vals[-1] / vals[0]) / (most - 1) * 0.999
+    out = [vals[0]]
+    for v in vals[1:-1]:
+        if math.log(v / out[-1]) >= gap and math.log(vals[-1] / v) >= gap:
+            out.append(v)
+    out.append(vals[-1])
+    return out
 
 
 def _panels(columns: Sequence[Column]):
@@ -99,13 +117,15 @@ def _counter_groups(columns: Sequence[Column]) -> list[tuple[str, str, list[str]
     return [(wl, mode, list(names)) for (wl, mode), names in found.items() if names]
 
 
-def _counter_value(col: Column, counter: str, workload: str, mode: str) -> float:
+def _counter_means(col: Column) -> dict[tuple[str, str], dict[str, float]]:
+    """Per (workload, mode): each counter per op, averaged over the cell's task counts."""
     df = col.samples()
-    if counter not in df.columns:
-        return math.nan
-    cell = df[(df["workload"] == workload) & (df["mode"] == mode)]
-    per_tasks = cell.groupby("tasks")[counter].mean().dropna()
-    return float(per_tasks.mean()) if len(per_tasks) else math.nan
+    names = [c for c in df.columns if c.endswith(COUNTER_SUFFIX)]
+    if not names or df.empty:
+        return {}
+    per_cell = df.groupby(["workload", "mode", "tasks"], sort=False)[names].mean()
+    per_group = per_cell.groupby(level=["workload", "mode"], sort=False).mean()
+    return {(str(wl), str(mode)): row.to_dict() for (wl, mode), row in per_group.iterrows()}
 
 
 def plot_runs(runs: Sequence[Run], output: str | os.PathLike[str]) -> Path:
@@ -138,11 +158,7 @@ def plot_runs(runs: Sequence[Run], output: str | os.PathLike[str]) -> Path:
                 all_x.update(xs)
         ax.set_xscale("log")
         if all_x:
-            ticks = sorted(all_x)
-            if len(ticks) > 10:  # keep the labels legible: about ten, always the ends
-                idx = np.unique(np.linspace(0, len(ticks) - 1, 10).round().astype(int))
-                ticks = [ticks[j] for j in idx]
-            ax.set_xticks(ticks)
+            ax.set_xticks(log_ticks(all_x))
             ax.xaxis.set_major_formatter(ScalarFormatter())
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("tasks")
@@ -157,12 +173,14 @@ def plot_runs(runs: Sequence[Run], output: str | os.PathLike[str]) -> Path:
         ax.legend(fontsize=8)
 
     height = 0.8 / max(1, len(columns))
+    means = [_counter_means(col) for col in columns]
     for j, (wl, mode, names) in enumerate(counter_groups):
         ax = fig.add_subplot(grid[rows_a + j // ncols, j % ncols])
         y = np.arange(len(names))
         values = []
         for k, col in enumerate(columns):
-            v = [_counter_value(col, c, wl, mode) for c in names]
+            got = means[k].get((wl, mode), {})
+            v = [float(got.get(c, math.nan)) for c in names]
             values.extend(val for val in v if not math.isnan(val))
             ax.barh(y + (k - (len(columns) - 1) / 2) * height, v, height, label=col.name)
         ax.set_yticks(y, [c[: -len(COUNTER_SUFFIX)] for c in names], fontsize=8)

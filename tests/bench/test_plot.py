@@ -75,3 +75,17 @@ def test_output_parent_is_a_file(tmp_path):
     (tmp_path / "f").write_text("")
     with pytest.raises(InputError, match="is not a folder"):
         check_output(tmp_path / "f" / "x.png")
+
+
+def test_log_ticks():
+    from maple.bench.plot import log_ticks
+
+    series = [2, 5, 8, 12, 21, 30, 48, 79, 110, 141, 172, 203, 234, 265, 296, 320]
+    ticks = log_ticks(series)
+    assert ticks[0] == 2 and ticks[-1] == 320 and len(ticks) <= 12
+    import math
+
+    gaps = [math.log(b / a) for a, b in zip(ticks, ticks[1:])]
+    assert min(gaps) >= math.log(160) / 11 * 0.999
+    assert log_ticks([1, 2, 4, 8]) == [1, 2, 4, 8]
+    assert log_ticks([3]) == [3] and log_ticks([]) == []
