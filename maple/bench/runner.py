@@ -312,18 +312,30 @@ def _read_error(fd: int) -> str | None:
     return body.decode("utf-8", "replace")
 
 
-def _set_parent_death_signal() -> None:
+_prctl: Any = None
+
+
+def _resolve_prctl() -> Any:
+    """libc's prctl, looked up once in the parent so that children need no ctypes work."""
+    global _prctl
+    if _prctl is None and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            _prctl = False
+    return _prctl
+
+
+def _set_parent_death_signal(parent: int) -> None:
     """prctl(PR_SET_PDEATHSIG, SIGTERM): a task never outlives the runner (will-it-scale's
     SIGALRM watchdog does the same job once a second)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    prctl = _resolve_prctl()
+    if prctl:
+        prctl(1, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the prctl took effect
+        os._exit(1)
 
 
 def _spin(loop: Callable[[Any, Any], int], mm: Any, state: Any, words: memoryview, slot: int) -> None:
@@ -406,7 +418,7 @@ class TimedPass:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
             os.close(self.err_r)
             os.close(self.go_w)
-            _set_parent_death_signal()
+            _set_parent_death_signal(self.parent)
             self._bind(task)
             self._task_body(task, self.start_mm.fork())
             return 0
@@ -425,6 +437,8 @@ class TimedPass:
     def start(self) -> None:
         """Create every task and wait until all are set up (each has set its ready flag)."""
         if self.mode == "processes":
+            self.parent = os.getpid()
+            _resolve_prctl()
             gc.collect()
             gc.freeze()
             self._frozen = True

@@ -150,3 +150,42 @@ def test_sigint_saves_an_interrupted_run(tmp_path):
     assert run.meta["status"] == "interrupted"
     assert len(run.samples) >= 20 and run.samples.ops.sum() > 0
     assert not list(folder.glob(".*.tmp"))
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+@pytest.mark.skipif(not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"),
+                    reason="needs /proc children lists")
+def test_tasks_die_with_a_killed_runner(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maplebench", "run", "brk1", "--out", str(tmp_path), "--procs", "3",
+         "--mode", "processes", "--mm", "maple", "--samples", "400", "--warmup", "0",
+         "--interval", "0.05", "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    kids: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(kids) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            try:
+                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as fh:
+                    kids = [int(x) for x in fh.read().split()]
+            except OSError:
+                break
+        assert len(kids) == 3
+        proc.kill()  # SIGKILL: no teardown runs in the parent
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_state(k) not in ("gone", "Z", "X") for k in kids):
+            time.sleep(0.05)
+        assert all(_state(k) in ("gone", "Z", "X") for k in kids)  # PR_SET_PDEATHSIG took them
+    finally:
+        if proc.poll() is None:
+            proc.kill()
