@@ -198,3 +198,22 @@ def test_positive_percentage_always_means_better(new, base):
         assert S.pdiff(new, base) > 0 and S.pndiff(new, base) < 0
     elif new < base:
         assert S.pdiff(new, base) < 0 and S.pndiff(new, base) > 0
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(1, 10**7), min_size=2, max_size=30), st.sampled_from([50, 95, 99]))
+def test_against_the_statistics_module(x, pct):
+    """Differential: numpy versions against Python's ``statistics`` and a plain-loop HStddev."""
+    import statistics
+
+    assert S.amean(x) == pytest.approx(statistics.fmean(x))
+    assert S.hmean(x) == pytest.approx(statistics.harmonic_mean(x))
+    assert S.gmean(x) == pytest.approx(statistics.geometric_mean(x))
+    assert S.stddev(x) == pytest.approx(statistics.stdev(x), rel=1e-6, abs=1e-9)
+    h = len(x) / sum(1 / v for v in x)
+    oracle = math.sqrt(h**4 * sum((1 / v - 1 / h) ** 2 for v in x) / len(x))
+    assert S.hstddev(x) == pytest.approx(oracle, rel=1e-6, abs=1e-9)
+    best = sorted(x, reverse=True)[: max(1, len(x) * pct // 100)]
+    assert S.statistic(f"BHmean-{pct}")(x, True) == pytest.approx(statistics.harmonic_mean(best))
+    lowest = sorted(x)[: max(1, len(x) * pct // 100)]  # best first when lower is better
+    assert S.statistic(f"BAmean-{pct}")(x, False) == pytest.approx(statistics.fmean(lowest))
