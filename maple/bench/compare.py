@@ -317,6 +317,9 @@ def compare_columns(
     stats.check_rule(significance)
     check_stats(stat_names)
     collected = [_collect(c) for c in columns]
+    for col, got in zip(columns, collected):
+        if not got.groups and not got.counters:
+            raise InputError(f"result '{col.run.path}' holds no samples")
     comparison = Comparison(list(columns), significance, [])
     group_names = list(_order(g for c in collected for g in c.groups))
     group_names.sort(key=lambda g: g != WIS_TITLE)  # will-it-scale first, then timed workloads

@@ -159,3 +159,12 @@ def test_corrupt_sample_is_named(tmp_path):
     csv_path.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError, match=r"column 'ops' holds a non-number \('lots'\)"):
         compare_runs([load_run(folder)])
+
+
+def test_empty_run_is_named(tmp_path):
+    from maple.bench.results import RunWriter
+
+    writer = RunWriter(tmp_path / "empty", {"name": "empty"})
+    writer.finish("complete")
+    with pytest.raises(InputError, match="empty' holds no samples"):
+        compare_runs([load_run(tmp_path / "empty")])
