@@ -42,6 +42,10 @@ MM_ORDER = ("legacy", "maple")  # legacy is the baseline: the seed's "vanilla"
 MODE_ORDER = ("processes", "threads")  # runtest.py's order; other modes follow, first seen first
 
 
+class NoCommonOperations(InputError):
+    """The compared columns share no operation (or one of them holds no samples at all)."""
+
+
 @dataclass(slots=True)
 class Column:
     """One compared "kernel": a run, or the rows of one mm within a run."""
@@ -312,14 +316,15 @@ def compare_columns(
 ) -> Comparison:
     """Build the tables for ``columns`` (the first is the baseline).
 
-    Raises ``InputError`` if the columns have no operation in common.
+    Raises ``NoCommonOperations`` (an ``InputError``) if the columns have no operation in
+    common, and ``InputError`` for a sample that is not a number.
     """
     stats.check_rule(significance)
     check_stats(stat_names)
     collected = [_collect(c) for c in columns]
     for col, got in zip(columns, collected):
         if not got.groups and not got.counters:
-            raise InputError(f"result '{col.run.path}' holds no samples")
+            raise NoCommonOperations(f"result '{col.run.path}' holds no samples")
     comparison = Comparison(list(columns), significance, [])
     group_names = list(_order(g for c in collected for g in c.groups))
     group_names.sort(key=lambda g: g != WIS_TITLE)  # will-it-scale first, then timed workloads
@@ -339,7 +344,7 @@ def compare_columns(
             comparison.tables.append(_counter_table(per_column_c, ops))
     if not comparison.tables:
         names = ", ".join(f"'{c.name}'" for c in columns)
-        raise InputError(f"results {names} have no operation in common")
+        raise NoCommonOperations(f"results {names} have no operation in common")
     return comparison
 
 

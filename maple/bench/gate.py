@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from maple.bench import stats
-from maple.bench.compare import COUNTERS_TITLE, Column, Table, compare_columns
+from maple.bench.compare import COUNTERS_TITLE, Column, NoCommonOperations, Table, compare_columns
 from maple.bench.results import META, Run, load_run
 from maple.errors import InputError
 
@@ -139,7 +139,7 @@ def gate(
         try:
             comparison = compare_columns(columns, significance=significance, stat_names=["mean"],
                                          counters=only != "throughput")
-        except InputError:
+        except NoCommonOperations:  # this mm has nothing to compare; others may
             continue
         compared += 1
         result.skipped.extend(f"{mm} {s}" for s in comparison.skipped)

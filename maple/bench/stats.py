@@ -160,7 +160,7 @@ def sample_max(x: Sequence[float]) -> float:
 def pdiff(new: float, base: float) -> float:
     """Percent change where higher is better: ``new*100/base - 100`` (Stat.pm ``pdiff``).
 
-    0 if equal or ``new == 0``; 100 if ``base`` is 0 or NaN; NaN if ``new`` is NaN.
+    0 if equal or ``new == 0``; 100 if ``base`` is 0 or NaN; otherwise NaN if ``new`` is NaN.
     """
     if new == base or new == 0:
         return 0.0

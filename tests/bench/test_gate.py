@@ -160,3 +160,12 @@ def test_stalled_interval_regresses(tmp_path):
     assert math.isnan(reg.current) and reg.regressed
     assert "undefined mean (a sample <= 0)" in report(gate(base, stalled))
     assert not gate(stalled, stalled).failed  # undefined on both sides: nothing to compare
+
+
+def test_corrupt_current_is_reported_not_skipped(tmp_path):
+    base = _run(tmp_path, "base", _scaled(1.0))
+    bad = runs.write_run(tmp_path / "bad", "bad", runs.loop_rows("brk1", "maple", "processes", 2, _scaled(1.0)))
+    text = (bad / "samples.csv").read_text().replace(f",{_scaled(1.0)[3]},", ",oops,", 1)
+    (bad / "samples.csv").write_text(text)
+    with pytest.raises(InputError, match="column 'ops' holds a non-number"):
+        gate(base, load_run(bad))
