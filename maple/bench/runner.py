@@ -346,6 +346,12 @@ def _spin(loop: Callable[[Any, Any], int], mm: Any, state: Any, words: memoryvie
         words[slot] = count
 
 
+def sample_stats(now: Sequence[int], prev: Sequence[int]) -> tuple[int, int, int]:
+    """will-it-scale's sample line: (total, min, max) of each task's increment since ``prev``."""
+    diffs = [a - b for a, b in zip(now, prev)]
+    return sum(diffs), min(diffs), max(diffs)
+
+
 class _Area:
     """The shared counter area: slot 0 = control (stop flag), slot i+1 = task i."""
 
@@ -523,9 +529,8 @@ class TimedPass:
                 self._wait(left)
             self._wait(0)
             now = self.area.counts()
-            diffs = [a - b for a, b in zip(now, prev)]
+            yield sample_stats(now, prev)
             prev = now
-            yield sum(diffs), min(diffs), max(diffs)
 
     # -- teardown ------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import pytest
 from maple.bench import runner as R
 from maple.bench.results import RunWriter, load_run
 from maple.errors import InputError
-from maple.workloads.base import LoopWorkload
+from maple.workloads.base import LoopWorkload, TimedWorkload
 
 
 class FakeMM:
@@ -284,3 +284,51 @@ def test_error_message_fits_one_pipe_write():
         os.close(w)
     assert msg.startswith("...") and msg.endswith("the last line")
     assert len(msg.encode()) <= 4096
+
+
+def test_sample_stats_is_will_it_scales_line():
+    # per task increments 5, 0, 7 -> min:0 max:7 total:12
+    assert R.sample_stats([15, 20, 7], [10, 20, 0]) == (12, 0, 7)
+    assert R.sample_stats([3], [0]) == (3, 3, 3)
+
+
+class Timed(TimedWorkload):
+    name = "timed"
+    description = "timed"
+
+    def __init__(self, fail_at=None, **params):
+        super().__init__(**params)
+        self.fail_at = fail_at
+        self.calls = []
+
+    def iteration(self, mm_kind, tasks, mode):
+        self.calls.append((mm_kind, tasks, mode))
+        if len(self.calls) == self.fail_at:
+            raise RuntimeError("compile failed")
+        return {"user": 1.5, "syst": 0.25 * tasks, "elsp": 2.0, "faults_per_op": 0.5, "ignored": 9}
+
+
+def test_timed_workload_rows(tmp_path):
+    wl = Timed()
+    cfg = R.RunConfig(workloads=["timed"], mms=["maple", "legacy"], modes=["processes"], procs=[1, 4],
+                      samples=2)
+    writer = RunWriter(tmp_path / "t", {})
+    run = R.Runner(cfg, writer, mm_factory=lambda k: FakeMM(), workloads={"timed": wl})
+    assert run.ticks() == 8  # no warm-up iterations for timed workloads
+    assert run.run() == "complete"
+    assert len(wl.calls) == 8 and wl.calls[0] == ("maple", 1, "processes")
+    df = pd.DataFrame(writer.rows)
+    assert list(df.columns) == ["workload", "mm", "mode", "tasks", "sample", "user", "syst", "elsp",
+                                "faults_per_op"]
+    assert list(df[df.tasks == 4]["syst"]) == [1.0] * 4
+    assert list(df["sample"]) == [1, 2] * 4
+
+
+def test_timed_workload_failure_keeps_earlier_rows(tmp_path):
+    wl = Timed(fail_at=3)
+    cfg = R.RunConfig(workloads=["timed"], mms=["maple"], modes=["threads"], procs=[1, 2], samples=2)
+    writer = RunWriter(tmp_path / "t", {})
+    run = R.Runner(cfg, writer, mm_factory=lambda k: FakeMM(), workloads={"timed": wl})
+    assert run.run() == "failed"
+    assert "compile failed" in run.error and "iteration 1" in run.error
+    assert len(writer.rows) == 2
