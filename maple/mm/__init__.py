@@ -33,7 +33,7 @@ from maple.linux import (
 )
 from maple.mm.errors import MMError, SegmentationFault
 from maple.mm.layout import MapsEntry, build_vmas, layout_text, layouts, parse_maps
-from maple.mm.mm import MM
+from maple.mm.mm import MM, RULES
 from maple.mm.vma import VMA, AnonVma, File
 
 __all__ = [
@@ -60,16 +60,20 @@ def new_index(kind: str):
     raise InputError(f"mm kind {kind!r}: expected one of {', '.join(KINDS)}")
 
 
-def make_mm(kind: str, *, layout: str | None = None, index=None) -> MM:
+def make_mm(kind: str, *, layout: str | None = None, index=None, rules: str = "6.1") -> MM:
     """A new address space of ``kind``, empty or starting from ``layout``.
 
     ``layout`` is a built-in layout name (``layouts()``) or ``/proc/PID/maps`` text. ``index``
     substitutes any object implementing the VMA index protocol (tests use a sorted-list
-    oracle); ``kind`` is then ignored.
+    oracle); ``kind`` is then ignored. ``rules`` picks the merge/accounting rules: ``"6.1"``
+    (default; the kernels the maple tree experiment compared) or ``"current"`` (what a
+    v6.12+ kernel does, used to check the simulation against the running kernel).
     """
     if index is None:
         index = new_index(kind)
-    mm = MM(index)
+    if rules not in RULES:
+        raise InputError(f"rules {rules!r}: expected one of {', '.join(RULES)}")
+    mm = MM(index, rules=rules)
     if layout is not None:
         load_layout(mm, layout)
     return mm

@@ -93,6 +93,9 @@ _NO_MERGE_DIFF = ~VM_SOFTDIRTY
 _ANON_COMPAT_IGNORE = ~(_ACCESS | VM_SOFTDIRTY)
 _NO_ACCOUNT_CHANGE = VM_ACCOUNT | VM_WRITE | VM_HUGETLB | VM_SHARED | VM_NORESERVE
 
+#: merge rules: "6.1" (the kernels the maple tree experiment compared) or "current"
+RULES = ("6.1", "current")
+
 #: mm-level counters, in the order ``counters`` lists them after the index's.
 MM_COUNTER_KEYS = (
     "syscalls", "mmap_calls", "munmap_calls", "mprotect_calls", "brk_calls", "forks", "exits",
@@ -101,33 +104,31 @@ MM_COUNTER_KEYS = (
 )
 
 
-def _is_mergeable_anon_vma(a1: AnonVma | None, a2: AnonVma | None, vma: VMA | None) -> bool:
-    """``is_mergeable_anon_vma``: a missing anon_vma merges unless the VMA was forked."""
-    if (a1 is None or a2 is None) and (vma is None or vma.anon_vma_chain == 1):
+def _is_mergeable_anon_vma(src_anon: AnonVma | None, src: VMA | None, tgt: VMA) -> bool:
+    """``is_mergeable_anon_vma`` (v5.15-v6.1): may memory with anon_vma ``src_anon`` join
+    ``tgt``? A missing anon_vma on either side is fine only if ``tgt``'s anon_vma chain is
+    singular, i.e. ``tgt`` has its own anon_vma that was not inherited through fork."""
+    tgt_anon = tgt.anon_vma
+    if (src_anon is None or tgt_anon is None) and tgt.anon_vma_chain == 1:
         return True
-    return a1 is a2
+    return src_anon is tgt_anon
 
 
-def _can_merge_before(vma: VMA, flags: int, anon_vma, file, pgoff: int) -> bool:
-    """``can_vma_merge_before``: may ``[.., vma.start)`` with these attributes join ``vma``?"""
-    return (
-        not ((vma.flags ^ flags) & _NO_MERGE_DIFF)
-        and vma.file is file
-        and vma.name is None
-        and vma.pgoff == pgoff
-        and _is_mergeable_anon_vma(anon_vma, vma.anon_vma, vma)
-    )
+def _is_mergeable_anon_vma_current(src_anon: AnonVma | None, src: VMA | None, tgt: VMA) -> bool:
+    """``is_mergeable_anon_vma`` of current kernels (v6.12+, ``vma_had_uncowed_parents``):
+    a side without anon_vma takes the other's (``dup_anon_vma``) unless that side was
+    forked; two anon_vmas must be the same one."""
+    tgt_anon = tgt.anon_vma
+    if tgt_anon is None and src_anon is not None:
+        return src is None or src.anon_vma_chain <= 1
+    if tgt_anon is not None and src_anon is None:
+        return tgt.anon_vma_chain <= 1
+    return src_anon is tgt_anon
 
 
-def _can_merge_after(vma: VMA, flags: int, anon_vma, file, pgoff: int) -> bool:
-    """``can_vma_merge_after``: may ``[vma.end, ..)`` at file page ``pgoff`` extend ``vma``?"""
-    return (
-        not ((vma.flags ^ flags) & _NO_MERGE_DIFF)
-        and vma.file is file
-        and vma.name is None
-        and vma.pgoff + ((vma.end - vma.start) >> PAGE_SHIFT) == pgoff
-        and _is_mergeable_anon_vma(anon_vma, vma.anon_vma, vma)
-    )
+def _same_kind(vma: VMA, flags: int, file) -> bool:
+    """``is_mergeable_vma``: flags equal but for ``VM_SOFTDIRTY``, same file, no special name."""
+    return not ((vma.flags ^ flags) & _NO_MERGE_DIFF) and vma.file is file and vma.name is None
 
 
 def _anon_vma_compatible(a: VMA, b: VMA) -> bool:
@@ -150,7 +151,7 @@ class MM:
 
     __slots__ = (
         "_index", "kind", "mmap_lock", "_pt", "_ptl", "_map_count", "max_map_count",
-        "mmap_base", "start_brk", "_brk", "start_stack", "exited",
+        "mmap_base", "start_brk", "_brk", "start_stack", "exited", "rules", "_anon_ok",
         # counters
         "_syscalls", "_mmap_calls", "_munmap_calls", "_mprotect_calls", "_brk_calls", "_forks",
         "_exits", "_faults", "_minor_faults", "_cow_faults", "_stack_expansions",
@@ -166,7 +167,12 @@ class MM:
         start_brk: int = DEFAULT_START_BRK,
         start_stack: int = 0,
         max_map_count: int = MAX_MAP_COUNT,
+        rules: str = "6.1",
     ) -> None:
+        if rules not in RULES:
+            raise ValueError(f"rules {rules!r}: expected one of {', '.join(RULES)}")
+        self.rules = rules
+        self._anon_ok = _is_mergeable_anon_vma if rules == "6.1" else _is_mergeable_anon_vma_current
         self._index = index
         self.kind: str = index.kind
         self.mmap_lock = RWSemaphore()
@@ -520,26 +526,35 @@ class MM:
 
     # ------------------------------------------------------------------ merge and split
 
-    def _vma_merge(self, prev, area, addr, end, vm_flags, anon_vma, file, pgoff):
+    def _vma_merge(self, prev, area, addr, end, vm_flags, anon_vma, file, pgoff, src=None):
         """``vma_merge``: join ``[addr, end)`` with ``prev`` and/or the next VMA (cases 1-8).
 
         ``area`` is the VMA following ``prev`` (``prev->vm_next``), which may be the VMA
-        ``[addr, end)`` belongs to (mprotect) or the first one above it (mmap, brk).
-        Returns the VMA now covering ``[addr, end)`` or ``None``.
+        ``[addr, end)`` belongs to (mprotect; then ``src`` is that VMA) or the first one above
+        it (mmap, brk). Returns the VMA now covering ``[addr, end)`` or ``None``.
         """
         if vm_flags & VM_SPECIAL:
             return None
         index = self._index
+        anon_ok = self._anon_ok
         pglen = (end - addr) >> PAGE_SHIFT
         nxt = area
         if area is not None and area.end == end:  # cases 6, 7, 8
             nxt = index.next_vma(area)
-        if prev is not None and prev.end == addr and _can_merge_after(prev, vm_flags, anon_vma, file, pgoff):
+        if (
+            prev is not None
+            and prev.end == addr
+            and _same_kind(prev, vm_flags, file)
+            and prev.pgoff + ((prev.end - prev.start) >> PAGE_SHIFT) == pgoff
+            and anon_ok(anon_vma, src, prev)
+        ):
             if (
                 nxt is not None
                 and end == nxt.start
-                and _can_merge_before(nxt, vm_flags, anon_vma, file, pgoff + pglen)
-                and _is_mergeable_anon_vma(prev.anon_vma, nxt.anon_vma, None)
+                and _same_kind(nxt, vm_flags, file)
+                and nxt.pgoff == pgoff + pglen
+                and anon_ok(anon_vma, src, nxt)
+                and (prev.anon_vma is None or nxt.anon_vma is None or prev.anon_vma is nxt.anon_vma)
             ):
                 # cases 1 and 6: prev absorbs everything up to the end of next
                 new_end = nxt.end
@@ -556,9 +571,18 @@ class MM:
                         area.pgoff += (end - area.start) >> PAGE_SHIFT
                         index.adjust(area, end, area.end)
                 index.adjust(prev, prev.start, end)
+                if prev.anon_vma is None and anon_vma is not None:
+                    prev.anon_vma = anon_vma  # __vma_adjust's importer takes the exporter's
+                    prev.anon_vma_chain = 1
             self._merges += 1
             return prev
-        if nxt is not None and end == nxt.start and _can_merge_before(nxt, vm_flags, anon_vma, file, pgoff + pglen):
+        if (
+            nxt is not None
+            and end == nxt.start
+            and _same_kind(nxt, vm_flags, file)
+            and nxt.pgoff == pgoff + pglen
+            and anon_ok(anon_vma, src, nxt)
+        ):
             if prev is not None and addr < prev.end:
                 # case 4: prev loses its tail to next
                 index.adjust(prev, prev.start, addr)
@@ -567,6 +591,9 @@ class MM:
                 self._remove_absorbed(nxt, area)
             nxt.pgoff -= (nxt.start - addr) >> PAGE_SHIFT
             index.adjust(nxt, addr, nxt.end)
+            if nxt.anon_vma is None and anon_vma is not None:
+                nxt.anon_vma = anon_vma
+                nxt.anon_vma_chain = 1
             self._merges += 1
             return nxt
         return None
@@ -728,14 +755,15 @@ class MM:
         if newflags & VM_WRITE:
             if not oldflags & _NO_ACCOUNT_CHANGE:
                 newflags |= VM_ACCOUNT
-        elif oldflags & VM_ACCOUNT and vma.file is None and vma.anon_vma is None:
+        elif self.rules != "6.1" and oldflags & VM_ACCOUNT and vma.file is None and vma.anon_vma is None:
+            # v6.6+: an unfaulted anonymous mapping made read-only gives its charge back
             newflags &= ~VM_ACCOUNT
         pgoff = vma.pgoff + ((start - vma.start) >> PAGE_SHIFT)
         if prev is vma:
             area = self._index.next_vma(vma) if end == vma.end else None
         else:
             area = vma
-        merged = self._vma_merge(prev, area, start, end, newflags, vma.anon_vma, vma.file, pgoff)
+        merged = self._vma_merge(prev, area, start, end, newflags, vma.anon_vma, vma.file, pgoff, vma)
         if merged is None:
             if start != vma.start:
                 self._split_vma_checked(vma, start, True)
@@ -796,7 +824,9 @@ class MM:
             prev is not None
             and prev.end == addr
             and prev.start >= self.start_brk
-            and _can_merge_after(prev, flags, None, None, addr >> PAGE_SHIFT)
+            and _same_kind(prev, flags, None)
+            and prev.pgoff + ((prev.end - prev.start) >> PAGE_SHIFT) == addr >> PAGE_SHIFT
+            and self._anon_ok(None, None, prev)
         ):
             index.adjust(prev, prev.start, end)
             self._brk_expansions += 1
@@ -924,6 +954,7 @@ class MM:
             start_brk=self.start_brk,
             start_stack=self.start_stack,
             max_map_count=self.max_map_count,
+            rules=self.rules,
         )
         child._brk = self._brk
         child._pt = child_pt

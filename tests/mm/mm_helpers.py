@@ -15,10 +15,10 @@ FIXED = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED
 BASE = 0x100000000
 
 
-def new_mm(kind: str, layout: str | None = None):
+def new_mm(kind: str, layout: str | None = None, rules: str = "6.1"):
     if kind == "oracle":
-        return make_mm("oracle", layout=layout, index=OracleVmaIndex())
-    return make_mm(kind, layout=layout)
+        return make_mm("oracle", layout=layout, index=OracleVmaIndex(), rules=rules)
+    return make_mm(kind, layout=layout, rules=rules)
 
 
 def spans(mm) -> list[tuple[int, int, str]]:

@@ -5,7 +5,8 @@ of ``MAP_FIXED`` mmap (anonymous private/shared and private file mappings), mpro
 and write faults (touching a page the child's own maps say is writable) inside it through
 ctypes, and prints the window of ``/proc/self/maps`` after every step. The simulation replays
 the same sequence from the same reservation; starts, ends and permissions must agree step by
-step. Skipped where there is no Linux /proc or no libc.
+step. The simulation runs with ``rules="current"`` (the running kernel is newer than the 6.1
+whose rules are the default). Skipped where there is no Linux /proc or no libc.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def run_child(ops):
 
 
 def simulate(kind: str, base: int, ops: list) -> list:
-    mm = new_mm(kind)
+    mm = new_mm(kind, rules="current")
     f = File("/tmp/child-file")
     mm.mmap(base, WINDOW_PAGES * P, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)
     steps = []
