@@ -332,3 +332,41 @@ def test_timed_workload_failure_keeps_earlier_rows(tmp_path):
     assert run.run() == "failed"
     assert "compile failed" in run.error and "iteration 1" in run.error
     assert len(writer.rows) == 2
+
+
+class WhichMM(Count):
+    """Fails unless the mm it gets is right for the mode."""
+
+    seen: list = []
+
+    def setup(self, mm, task):
+        WhichMM.seen.append(mm)
+        return task
+
+    def loop(self, mm, task):
+        if self.mode == "processes" and not getattr(mm, "forked", False):
+            raise AssertionError("a process task must work on a fork of the starting mm")
+        return 1
+
+
+class ForkingMM(FakeMM):
+    def fork(self):
+        child = ForkingMM()
+        child.forked = True
+        return child
+
+
+@pytest.mark.parametrize("mode", ["processes", "threads"])
+def test_tasks_get_a_fork_or_the_shared_mm(mode):
+    WhichMM.seen = []
+    wl = WhichMM()
+    wl.mode = mode
+    start = ForkingMM()
+    with R.TimedPass(wl, start, mode, 3, affinity=False) as tp:
+        tp.start()
+        got = list(tp.samples(2, 0.05))
+    assert len(got) == 2
+    if mode == "threads":
+        assert len(WhichMM.seen) == 3 and all(mm is start for mm in WhichMM.seen)
+    else:
+        assert WhichMM.seen == []  # setup ran in the children, on their forks
