@@ -250,8 +250,13 @@ class MaState:
     def _next_slot(self, max: int) -> Any:
         """mas_next_slot(empty=false): step right, skipping empty ranges, limited by ``max``."""
         self._revalidate()
+        if self._node is None:  # empty tree or lone root entry: nothing follows [0, 0]
+            if self.tree._root is not None and self.last < max:
+                self.index, self.last = 1, _MAX
+            self.status = OVERFLOW if self.tree._root is not None else NONE
+            return None
         while True:
-            if self.last >= max or self._node is None:
+            if self.last >= max:
                 self.status = OVERFLOW
                 return None
             node = self._node
@@ -274,8 +279,13 @@ class MaState:
     def _prev_slot(self, min: int) -> Any:
         """mas_prev_slot(empty=false): step left, skipping empty ranges, limited by ``min``."""
         self._revalidate()
+        if self._node is None:
+            if self.status == NONE and self.index > 0:
+                return self._root_prev(min)
+            self.status = UNDERFLOW
+            return None
         while True:
-            if self.index <= min or self._node is None:
+            if self.index <= min:
                 self.status = UNDERFLOW
                 return None
             node = self._node

@@ -504,6 +504,8 @@ class MapleTree:
         pivots = node.pivots
         slots = node.slots
         o = bisect_left(pivots, hi)
+        if o == len(slots):
+            o -= 1
         if node.leaf:
             while o >= 0:
                 stop = pivots[o]
@@ -781,7 +783,7 @@ class MapleTree:
                 mid = 2 * split
             else:
                 # densely packed indices: fill the left node (the kernel's dense-range rule)
-                while split < cap - 1 and P[split] - nmin < cap - 1 and b_end - split > kmin:
+                while split < cap - 1 and P[split] - nmin < cap - 1 and b_end - split > kmin + 1:
                     split += 1
         if leaf:
             split = _no_null_split(S, split, cap, b_end, kmin)
@@ -997,7 +999,7 @@ class MapleTree:
 def _no_null_split(S: list[Any], split: int, cap: int, b_end: int, kmin: int) -> int:
     """mab_no_null_split: never end a node on an empty slot if it can be helped."""
     if S[split] is None:
-        if split < cap - 1 and b_end - split > kmin:
+        if split < cap - 1 and b_end - split > kmin + 1:
             return split + 1
         return split - 1
     return split
