@@ -22,6 +22,7 @@ from maple.mm import (
     File,
     MMError,
 )
+from maple.mm.mm import RULES
 from mm_helpers import BASE, KINDS, P, check, new_mm
 
 WINDOW = 48  # pages of the window the random operations aim at
@@ -53,8 +54,8 @@ ops = st.sampled_from(
 class Run:
     """One address space plus its own files (page caches must not be shared across kinds)."""
 
-    def __init__(self, kind: str, layout: str | None) -> None:
-        self.mm = new_mm(kind, layout)
+    def __init__(self, kind: str, layout: str | None, rules: str = "6.1") -> None:
+        self.mm = new_mm(kind, layout, rules)
         self.files = [File("/data/a", inode=1), File("/data/b", inode=2)]
 
     def step(self, op):
@@ -108,8 +109,8 @@ class Run:
         return vmas, sorted(mm.page_table.items()), mm.brk_value, mm.map_count, files
 
 
-def run_lockstep(layout, sequence):
-    runs = [Run(kind, layout) for kind in KINDS]
+def run_lockstep(layout, sequence, rules="6.1"):
+    runs = [Run(kind, layout, rules) for kind in KINDS]
     for i, op in enumerate(sequence):
         results = [r.step(op) for r in runs]
         for r in runs:
@@ -121,16 +122,16 @@ def run_lockstep(layout, sequence):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(layout=st.sampled_from([None, None, "cat"]), sequence=st.lists(ops, max_size=30))
-def test_random_syscalls_agree(layout, sequence):
-    run_lockstep(layout, sequence)
+@given(layout=st.sampled_from([None, None, "cat"]), sequence=st.lists(ops, max_size=30), rules=st.sampled_from(RULES))
+def test_random_syscalls_agree(layout, sequence, rules):
+    run_lockstep(layout, sequence, rules)
 
 
 @pytest.mark.slow
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(layout=st.sampled_from([None, "cat", "python"]), sequence=st.lists(ops, max_size=120))
-def test_random_syscalls_agree_long(layout, sequence):
-    run_lockstep(layout, sequence)
+@given(layout=st.sampled_from([None, "cat", "python"]), sequence=st.lists(ops, max_size=120), rules=st.sampled_from(RULES))
+def test_random_syscalls_agree_long(layout, sequence, rules):
+    run_lockstep(layout, sequence, rules)
 
 
 def test_known_sequence_agrees():
