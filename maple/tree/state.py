@@ -139,8 +139,10 @@ class MaState:
         """mas_find: first call returns the entry containing or after ``index`` (up to ``max``),
         later calls the next one; None (and overflow) when there is none."""
         st = self.status
-        if st == ACTIVE or st == UNDERFLOW:
+        if st == ACTIVE:
             return self._next_slot(max)
+        if st == UNDERFLOW:
+            return self._resume(max, True)
         if st == OVERFLOW:
             if self.last >= max:
                 return None
@@ -172,8 +174,10 @@ class MaState:
         """mas_find_rev: first call returns the entry containing or before ``index`` (down to
         ``min``), later calls the previous one."""
         st = self.status
-        if st == ACTIVE or st == OVERFLOW:
+        if st == ACTIVE:
             return self._prev_slot(min)
+        if st == OVERFLOW:
+            return self._resume(min, False)
         if st == UNDERFLOW:
             if self.index <= min:
                 return None
@@ -199,8 +203,10 @@ class MaState:
     def next(self, max: int = _MAX) -> Any:
         """mas_next: the next entry strictly after the current range, if it starts <= ``max``."""
         st = self.status
-        if st == ACTIVE or st == UNDERFLOW:
+        if st == ACTIVE:
             return self._next_slot(max)
+        if st == UNDERFLOW:
+            return self._resume(max, True)
         if st == OVERFLOW:
             if self.last >= max:
                 return None
@@ -218,8 +224,10 @@ class MaState:
     def prev(self, min: int = 0) -> Any:
         """mas_prev: the previous entry strictly before the current range, if it ends >= ``min``."""
         st = self.status
-        if st == ACTIVE or st == OVERFLOW:
+        if st == ACTIVE:
             return self._prev_slot(min)
+        if st == OVERFLOW:
+            return self._resume(min, False)
         if st == UNDERFLOW:
             if self.index <= min:
                 return None
@@ -236,6 +244,19 @@ class MaState:
             return self._root_prev(min)
         self.status = UNDERFLOW
         return None
+
+    def _resume(self, limit: int, forward: bool) -> Any:
+        """Turn around after hitting a limit: an iteration that underflowed stands *before* its
+        current range, one that overflowed *after* it, so stepping the other way first returns
+        the entry of the current range itself (if any)."""
+        self._revalidate()
+        node = self._node
+        if node is not None:
+            entry = node.slots[self._off]
+            if entry is not None:
+                self.status = ACTIVE
+                return entry
+        return self._next_slot(limit) if forward else self._prev_slot(limit)
 
     def _root_prev(self, min: int) -> Any:
         """prev from [1, ULONG_MAX] of a lone-root-entry tree: the root entry at [0, 0]."""
