@@ -7,11 +7,11 @@ The index protocol (``find_vma``, ``insert``, ``remove``, ``remove_range``, ``ad
 ``unmapped_area[_topdown]``, ``dup``, ...) is the only way this module touches VMAs' places,
 so every lookup and modification is counted by the index's own cost model.
 
-Where the two kernel eras differ in *semantics*, this module follows one of them and says so
-(see docs/mm.md): merging uses ``vma_merge``'s eight cases (both eras), brk expands the heap
-VMA in place as v6.1's ``do_brk_flags``, and mprotect drops ``VM_ACCOUNT`` from anonymous
-mappings without an anon_vma that lose write permission (v6.2+, so the real-kernel
-differential test agrees with current kernels).
+Where kernel versions differ in *semantics*, this module follows one and says so (see
+docs/mm.md): merging uses ``vma_merge``'s eight cases (v5.15 and v6.1), brk expands the heap
+VMA in place as v6.1's ``do_brk_flags``, stack growth takes the write lock (v6.5+). ``rules``
+selects the anon_vma merge rule and mprotect's ``VM_ACCOUNT`` handling: ``"6.1"`` (default)
+or ``"current"`` (what today's kernels do, for the real-kernel differential test).
 
 Page tables are modelled per mm as a dict ``vpn -> pte`` where ``pte`` is ``PTE_PRESENT``
 optionally ``| PTE_WRITE``; file pages also enter the file's page cache.
@@ -19,6 +19,7 @@ optionally ``| PTE_WRITE``; file pages also enter the file's page cache.
 
 from __future__ import annotations
 
+import errno
 import threading
 from bisect import bisect_right
 from typing import Iterator
@@ -74,7 +75,7 @@ from maple.mm.vma import VMA, AnonVma, File
 
 __all__ = ["MM", "DEFAULT_START_BRK", "PTE_PRESENT", "PTE_WRITE"]
 
-_EBADF = 9
+_EBADF = errno.EBADF
 #: Where an empty address space puts its (empty) heap: just above a typical PIE executable
 #: loaded without ASLR at 0x555555554000.
 DEFAULT_START_BRK = 0x555555560000
@@ -723,8 +724,6 @@ class MM:
             raise MMError(EINVAL, f"mprotect: negative length {length}")
         length = (length + PAGE_SIZE - 1) & PAGE_MASK
         end = start + length
-        if end > TASK_SIZE + PAGE_SIZE:
-            raise MMError(ENOMEM, f"mprotect: range {start:#x}+{length:#x} beyond TASK_SIZE")
         index = self._index
         vma, prev = index.find_vma_prev(start)
         if vma is None or vma.start >= end or vma.start > start:
