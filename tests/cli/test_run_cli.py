@@ -189,3 +189,15 @@ def test_tasks_die_with_a_killed_runner(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.slow
+def test_default_run_completes(tmp_path):
+    """`maplebench run brk1` with every default (about 90 s on two cores)."""
+    proc = subprocess.run([sys.executable, "-m", "maplebench", "run", "brk1", "--out", str(tmp_path), "--quiet"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    run = load_run(Path(proc.stdout.strip()))
+    df = run.samples
+    assert len(df) == 2 * 2 * len(run.meta["options"]["procs"]) * 5
+    assert run.meta["options"]["warmup_samples"] == 6
