@@ -123,11 +123,14 @@ class MaState:
             self.status = ACTIVE
             return entry
 
-    def _revalidate(self) -> None:
-        """Re-walk if the tree changed since the position was taken (or the node died)."""
+    def _revalidate(self, at: int) -> None:
+        """Re-walk to ``at`` if the tree changed since the position was taken (or the node
+        died). Iterations re-walk to the far end of what they already reported (``last`` going
+        forward, ``index`` going back), so a range that changed meanwhile is never reported
+        twice or out of order."""
         node = self._node
         if node is None or node.dead or self._seq != self.tree._seq:
-            self._locate(self.index)
+            self._locate(at)
 
     # ------------------------------------------------------------------ reads
     def walk(self) -> Any:
@@ -249,7 +252,7 @@ class MaState:
         """Turn around after hitting a limit: an iteration that underflowed stands *before* its
         current range, one that overflowed *after* it, so stepping the other way first returns
         the entry of the current range itself (if any)."""
-        self._revalidate()
+        self._revalidate(self.index)
         node = self._node
         if node is not None:
             entry = node.slots[self._off]
@@ -270,7 +273,7 @@ class MaState:
 
     def _next_slot(self, max: int) -> Any:
         """mas_next_slot(empty=false): step right, skipping empty ranges, limited by ``max``."""
-        self._revalidate()
+        self._revalidate(self.last)
         if self._node is None:  # empty tree or lone root entry: nothing follows [0, 0]
             if self.tree._root is not None and self.last < max:
                 self.index, self.last = 1, _MAX
@@ -287,19 +290,29 @@ class MaState:
                 self.last = node.pivots[o]
                 self._off = o
                 entry = node.slots[o]
-                if node.dead:
-                    self._locate(self.index)
-                    entry = node = None
-                    continue
+                if node.dead:  # replaced under us (rcu): find the same place in the new tree
+                    want = self.index
+                    entry = self._locate(want)
+                    if self._node is None:
+                        self.status = OVERFLOW
+                        return None
+                    if self.index < want:  # that range changed: it counts as already passed
+                        continue
             else:
-                entry = self._locate(self.last + 1)
+                want = self.last + 1
+                entry = self._locate(want)
+                if self._node is None:  # the tree shrank to a lone root entry (or nothing)
+                    self.status = OVERFLOW
+                    return None
+                if self.index < want:
+                    continue
             if entry is not None:
                 self.status = ACTIVE
                 return entry
 
     def _prev_slot(self, min: int) -> Any:
         """mas_prev_slot(empty=false): step left, skipping empty ranges, limited by ``min``."""
-        self._revalidate()
+        self._revalidate(self.index)
         if self._node is None:
             if self.status == NONE and self.index > 0:
                 return self._root_prev(min)
@@ -317,12 +330,26 @@ class MaState:
                 self._off = o
                 entry = node.slots[o]
                 if node.dead:
-                    self._locate(self.last)
-                    continue
+                    want = self.last
+                    entry = self._locate(want)
+                    if self._node is None:
+                        self.status = UNDERFLOW
+                        return entry
+                    if self.last > want:
+                        continue
             else:
-                entry = self._locate(self.index - 1)
-                if self._node is None and entry is not None:  # lone root entry
-                    return entry
+                want = self.index - 1
+                entry = self._locate(want)
+                if self._node is None:  # the tree shrank to a lone root entry (or nothing)
+                    if entry is not None:
+                        return entry
+                    self.status = UNDERFLOW
+                    return None
+                if self.last > want:
+                    continue
+            if entry is not None:
+                self.status = ACTIVE
+                return entry
             if entry is not None:
                 self.status = ACTIVE
                 return entry

@@ -217,7 +217,7 @@ class MapleTree:
 
         ZERO_ENTRY ranges are skipped. Unlike the C function the caller's index is not updated;
         use the returned ``last + 1`` to continue (mt_for_each does exactly that)."""
-        if type(index) is not int or type(max) is not int or index < 0 or max > _MAX:
+        if type(index) is not int or type(max) is not int or index < 0 or index > _MAX or max < 0 or max > _MAX:
             index = check_index(index)
             max = check_index(max, "max")
         if index > max:
@@ -272,6 +272,7 @@ class MapleTree:
         return self._iter(first, last)
 
     def _iter(self, index: int, last: int) -> Iterator[tuple[int, int, Any]]:
+        resume = -1  # after a concurrent change: skip ranges starting before this index
         while True:
             node = self._root
             if node.__class__ is not Node:
@@ -295,14 +296,17 @@ class MapleTree:
                     return
                 entry = slots[o]
                 stop = pivots[o]
-                if entry is not None and entry is not ZERO_ENTRY:
+                if entry is not None and entry is not ZERO_ENTRY and start > resume:
                     if node.dead:
+                        index = resume = start
+                        resume -= 1
                         break
                     yield start, stop, entry
                     if stop >= last:
                         return
                     if self._seq != seq or node.dead:
                         index = stop + 1
+                        resume = stop
                         break
                 start = stop + 1
                 o += 1
@@ -310,6 +314,7 @@ class MapleTree:
                 if node.max >= last:
                     return
                 index = node.max + 1
+                resume = node.max
 
     def keys(self) -> Iterator[tuple[int, int]]:
         """(first, last) of every stored range."""
