@@ -17,7 +17,6 @@ from maple.mm import (
     PROT_EXEC,
     PROT_NONE,
     PROT_READ,
-    PROT_WRITE,
     File,
     MMError,
 )

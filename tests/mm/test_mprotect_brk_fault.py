@@ -19,7 +19,7 @@ from maple.mm import (
     SegmentationFault,
 )
 from maple.mm.mm import PTE_PRESENT, PTE_WRITE
-from mm_helpers import ANON, BASE, FIXED, RW, P, check, new_mm, rel
+from mm_helpers import BASE, FIXED, RW, P, check, new_mm, rel
 
 R = PROT_READ
 RX = PROT_READ | PROT_EXEC
