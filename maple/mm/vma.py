@@ -49,7 +49,7 @@ class File:
     fails with ``EACCES`` as in ``do_mmap``. ``dev`` and ``inode`` only show in ``maps()``.
     """
 
-    __slots__ = ("path", "dev", "inode", "writable", "pages", "mapcount", "__weakref__")
+    __slots__ = ("path", "dev", "inode", "writable", "pages", "mapcount")
 
     def __init__(
         self, path: str = "", *, dev: tuple[int, int] = (0, 0), inode: int = 0, writable: bool = True

@@ -115,3 +115,13 @@ def test_counters_have_the_protocol_keys():
         "syscalls", "faults", "vmas_allocated", "vmas_freed", "splits", "merges", "pages_mapped",
     } <= keys
     assert set(make_mm("legacy").counters) == keys
+
+
+def test_vma_embeds_the_legacy_links_and_has_no_dict():
+    from maple.legacy.links import VmaLinks
+    from maple.mm import VMA
+
+    v = VMA(BASE, BASE + P, 0x73)
+    assert isinstance(v, VmaLinks) and not hasattr(v, "__dict__")
+    assert (v.vm_next, v.rb_parent, v.rb_subtree_gap) == (None, None, 0)
+    assert v.prot == RW and v.perms == "rw-p" and v.pages == 1
