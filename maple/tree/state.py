@@ -17,6 +17,7 @@ from bisect import bisect_left
 from typing import Any
 
 from maple.tree.constants import ULONG_MAX
+from maple.tree.node import RANGE64_WALK_LINES as _LEAF_LINES
 from maple.tree.node import Node
 from maple.tree.tree import MapleTree, check_area_args, check_index
 
@@ -86,9 +87,9 @@ class MaState:
         returns its raw entry (mas_walk's work). Restarts on dead nodes."""
         tree = self.tree
         while True:
-            node = tree._root
             self._seq = tree._seq
-            if node.__class__ is not Node:
+            node, inner, height, inner_lines = tree._top
+            if inner is None:
                 self._node = None
                 if node is None:
                     self.index, self.last = 0, _MAX
@@ -101,18 +102,15 @@ class MaState:
                 self.index, self.last = 1, _MAX
                 self.status = NONE
                 return None
-            visited = 0
             lines = 0
-            while True:
-                pivots = node.pivots
-                o = bisect_left(pivots, index)
-                visited += 1
-                lines += node.lines[o]
-                if node.leaf:
-                    break
+            for _ in inner:
+                o = bisect_left(node.pivots, index)
+                lines += inner_lines[o]
                 node = node.slots[o]
-            tree._visited += visited
-            tree._lines += lines
+            pivots = node.pivots
+            o = bisect_left(pivots, index)
+            tree._visited += height
+            tree._lines += lines + _LEAF_LINES[o]
             entry = node.slots[o]
             if node.dead:
                 continue

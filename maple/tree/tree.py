@@ -32,9 +32,17 @@ from maple.tree.constants import (
     ZERO_ENTRY,
 )
 from maple.tree.errors import EntryExists, InvalidArgument, NoSpace
-from maple.tree.node import NODE_WRITE_LINES, Node, RootEntry, leaf_max_gap
+from maple.tree.node import (
+    ARANGE64_WALK_LINES,
+    NODE_WRITE_LINES,
+    RANGE64_WALK_LINES,
+    Node,
+    RootEntry,
+    leaf_max_gap,
+)
 
 _MAX = ULONG_MAX
+_LEAF_LINES = RANGE64_WALK_LINES
 _LEAF_MIN = RANGE64_MIN_SLOTS + 1  # fewest entries a non-root leaf / range64 node may hold
 _ARANGE_MIN = ARANGE64_MIN_SLOTS + 1  # fewest children a non-root arange64 node may hold
 
@@ -65,6 +73,8 @@ class MapleTree:
 
     __slots__ = (
         "_root",
+        "_top",
+        "_height",
         "alloc",
         "rcu",
         "lock",
@@ -79,6 +89,8 @@ class MapleTree:
 
     def __init__(self, *, alloc: bool = False, rcu: bool = False) -> None:
         self._root: Node | RootEntry | None = None
+        self._top: tuple = (None, None, 0, None)
+        self._height = 0
         self.alloc = bool(alloc)
         self.rcu = bool(rcu)
         self.lock = threading.Lock()
@@ -88,6 +100,24 @@ class MapleTree:
         self._freed = 0
         self._visited = 0
         self._lines = 0
+
+    def _set_root(self, root: Node | RootEntry | None) -> None:
+        """Install a new root. ``_top`` bundles the root with its height so a lockless reader
+        picks up both with one attribute load (they change together)."""
+        if root.__class__ is Node:
+            height = 1
+            node = root
+            while not node.leaf:
+                node = node.slots[0]
+                height += 1
+            inner_lines = ARANGE64_WALK_LINES if self.alloc else RANGE64_WALK_LINES
+            self._root = root
+            self._height = height
+            self._top = (root, range(height - 1), height, inner_lines)
+        else:
+            self._root = root
+            self._height = 0
+            self._top = (root, None, 0, None)
 
     # ------------------------------------------------------------------ introspection
     def __repr__(self) -> str:
@@ -113,14 +143,7 @@ class MapleTree:
     @property
     def height(self) -> int:
         """mt_height: 0 empty or lone root entry, 1 for a single leaf, and so on."""
-        node = self._root
-        if node.__class__ is not Node:
-            return 0
-        h = 1
-        while not node.leaf:
-            node = node.slots[0]
-            h += 1
-        return h
+        return self._height
 
     @property
     def counters(self) -> dict[str, int]:
@@ -138,28 +161,26 @@ class MapleTree:
         return self._root is None
 
     # ------------------------------------------------------------------ reads
-    def load(self, index: int) -> Any:
+    def load(self, index: int, _bisect: Any = bisect_left, _leaf_lines: tuple = _LEAF_LINES) -> Any:
         """mtree_load: the entry covering ``index``; ZERO_ENTRY and empty ranges load as None."""
-        if type(index) is not int or index < 0 or index > _MAX:
+        if index.__class__ is not int or index < 0 or index > _MAX:
             index = check_index(index)
         while True:
-            node = self._root
-            if node.__class__ is not Node:
+            node, inner, height, inner_lines = self._top
+            if inner is None:
                 if node is None or index:
                     return None
                 entry = node.entry
                 return None if entry is ZERO_ENTRY else entry
-            visited = 1
-            o = bisect_left(node.pivots, index)
-            lines = node.lines[o]
-            while not node.leaf:
+            lines = 0
+            for _ in inner:
+                o = _bisect(node.pivots, index)
+                lines += inner_lines[o]
                 node = node.slots[o]
-                o = bisect_left(node.pivots, index)
-                visited += 1
-                lines += node.lines[o]
+            o = _bisect(node.pivots, index)
             entry = node.slots[o]
-            self._visited += visited
-            self._lines += lines
+            self._visited += height
+            self._lines += lines + _leaf_lines[o]
             if node.dead:  # replaced under us (rcu): restart from the root
                 continue
             return None if entry is ZERO_ENTRY else entry
@@ -170,25 +191,22 @@ class MapleTree:
     def _range_at(self, index: int) -> tuple[int, int, Any]:
         """The stored range containing ``index`` as (first, last, raw entry); counts the walk."""
         while True:
-            node = self._root
-            if node.__class__ is not Node:
+            node, inner, height, inner_lines = self._top
+            if inner is None:
                 if node is None:
                     return 0, _MAX, None
                 if index == 0:
                     return 0, 0, node.entry
                 return 1, _MAX, None
-            visited = 0
             lines = 0
-            while True:
-                pivots = node.pivots
-                o = bisect_left(pivots, index)
-                visited += 1
-                lines += node.lines[o]
-                if node.leaf:
-                    break
+            for _ in inner:
+                o = bisect_left(node.pivots, index)
+                lines += inner_lines[o]
                 node = node.slots[o]
-            self._visited += visited
-            self._lines += lines
+            pivots = node.pivots
+            o = bisect_left(pivots, index)
+            self._visited += height
+            self._lines += lines + _LEAF_LINES[o]
             entry = node.slots[o]
             if node.dead:
                 continue
@@ -196,20 +214,17 @@ class MapleTree:
 
     def _path_to(self, index: int) -> tuple[list[tuple[Node, int]], Node, int]:
         """Descend to the leaf holding ``index``: (path of (node, offset) above it, leaf, offset)."""
-        node = self._root
+        node, inner, height, inner_lines = self._top
         path = []
-        visited = 0
         lines = 0
-        while True:
+        for _ in inner:
             o = bisect_left(node.pivots, index)
-            visited += 1
-            lines += node.lines[o]
-            if node.leaf:
-                break
+            lines += inner_lines[o]
             path.append((node, o))
             node = node.slots[o]
-        self._visited += visited
-        self._lines += lines
+        o = bisect_left(node.pivots, index)
+        self._visited += height
+        self._lines += lines + _LEAF_LINES[o]
         return path, node, o
 
     def find(self, index: int = 0, max: int = _MAX) -> tuple[int, int, Any] | None:
@@ -223,26 +238,23 @@ class MapleTree:
         if index > max:
             return None
         while True:
-            node = self._root
-            if node.__class__ is not Node:
+            node, inner, height, inner_lines = self._top
+            if inner is None:
                 if node is None or index:
                     return None
                 entry = node.entry
                 if entry is ZERO_ENTRY:
                     return None
                 return 0, 0, entry
-            visited = 0
             lines = 0
-            while True:
-                pivots = node.pivots
-                o = bisect_left(pivots, index)
-                visited += 1
-                lines += node.lines[o]
-                if node.leaf:
-                    break
+            for _ in inner:
+                o = bisect_left(node.pivots, index)
+                lines += inner_lines[o]
                 node = node.slots[o]
-            self._visited += visited
-            self._lines += lines
+            pivots = node.pivots
+            o = bisect_left(pivots, index)
+            self._visited += height
+            self._lines += lines + _LEAF_LINES[o]
             slots = node.slots
             end = len(slots)
             start = pivots[o - 1] + 1 if o else node.min
@@ -404,7 +416,7 @@ class MapleTree:
         with self.lock:
             self._seq += 1
             root = self._root
-            self._root = None
+            self._set_root(None)
             self._count = 0
             if root.__class__ is Node:
                 self._kill_subtree(root)
@@ -418,13 +430,13 @@ class MapleTree:
             root = self._root
             if root.__class__ is Node:
                 counts = [0]
-                new._root = _copy_node(root, None, counts)
+                new._set_root(_copy_node(root, None, counts))
                 new._allocated = counts[0]
                 new._lines = counts[0] * NODE_WRITE_LINES
                 self._visited += counts[0]
                 self._lines += counts[0] * NODE_WRITE_LINES
             elif root is not None:
-                new._root = RootEntry(root.entry)
+                new._set_root(RootEntry(root.entry))
             new._count = self._count
         return new
 
@@ -546,19 +558,17 @@ class MapleTree:
         if index == 0 and last == _MAX:
             return self._new_root(entry), 0, _MAX
         # mas_wr_walk: descend to the leaf holding index
+        node, inner, height, inner_lines = self._top
         path = []
-        node = root
-        visited = 1
-        o = bisect_left(node.pivots, index)
-        lines = node.lines[o]
-        while not node.leaf:
+        lines = 0
+        for _ in inner:
+            o = bisect_left(node.pivots, index)
+            lines += inner_lines[o]
             path.append((node, o))
             node = node.slots[o]
-            o = bisect_left(node.pivots, index)
-            visited += 1
-            lines += node.lines[o]
-        self._visited += visited
-        self._lines += lines
+        o = bisect_left(node.pivots, index)
+        self._visited += height
+        self._lines += lines + _LEAF_LINES[o]
         leaf = node
         piv = leaf.pivots
         sl = leaf.slots
@@ -626,7 +636,7 @@ class MapleTree:
                 new.parent = parent
                 parent.slots[po] = new
             else:
-                self._root = new
+                self._set_root(new)
             leaf.dead = True
             self._freed += 1
             leaf = new
@@ -647,12 +657,12 @@ class MapleTree:
             if root is None:
                 return None, 0, _MAX
             if index == 0:  # the lone entry is erased; nothing else is stored
-                self._root = None
+                self._set_root(None)
                 self._count = 0
                 return old, 0, _MAX
             return None, 1, _MAX
         if index == 0 and last == 0:
-            self._root = RootEntry(entry)
+            self._set_root(RootEntry(entry))
             self._count = 1
             return old, 0, 0
         pivots = []
@@ -672,7 +682,7 @@ class MapleTree:
         if last < _MAX:
             pivots.append(_MAX)
             slots.append(None)
-        self._root = Node(pivots, slots, True, 0)
+        self._set_root(Node(pivots, slots, True, 0))
         self._allocated += 1
         self._lines += NODE_WRITE_LINES
         self._count = 1 + (1 if root is not None and index > 0 else 0)
@@ -683,10 +693,10 @@ class MapleTree:
         root = self._root
         old = self._range_at(0)[2]
         if entry is None:
-            self._root = None
+            self._set_root(None)
             self._count = 0
         else:
-            self._root = Node([_MAX], [entry], True, 0)
+            self._set_root(Node([_MAX], [entry], True, 0))
             self._allocated += 1
             self._lines += NODE_WRITE_LINES
             self._count = 1
@@ -850,7 +860,7 @@ class MapleTree:
                         new_root.parent = None
                     else:
                         new_root = self._make(P, S, False, 0)
-                    self._root = new_root
+                    self._set_root(new_root)
                     break
                 nodes = self._split(P, S, leaf, cap, kmin, 0)
                 P = [nd.max for nd in nodes]
