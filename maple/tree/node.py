@@ -44,7 +44,7 @@ NODE_WRITE_LINES = 4
 class Node:
     """One maple node. ``gaps`` is None except in allocation-tree internal nodes."""
 
-    __slots__ = ("pivots", "slots", "gaps", "parent", "min", "max", "leaf", "dead", "lines")
+    __slots__ = ("pivots", "slots", "gaps", "gap", "parent", "min", "max", "leaf", "dead", "lines")
 
     pivots: list[int]
     slots: list[Any]
@@ -62,6 +62,7 @@ class Node:
         self.pivots = pivots
         self.slots = slots
         self.gaps = gaps
+        self.gap = max(gaps) if gaps is not None else -1  # largest empty run below; -1: not cached
         self.parent = None
         self.min = nmin
         self.max = pivots[-1]
@@ -74,24 +75,22 @@ class Node:
         return f"<{kind} node [{self.min}, {self.max}] {len(self.slots)} slots{' dead' if self.dead else ''}>"
 
     def max_gap(self) -> int:
-        """Largest empty run under this node (mas_leaf_max_gap / ma_max_gap)."""
-        if self.gaps is not None:
-            return max(self.gaps)
-        if not self.leaf:
-            raise TypeError("regular internal nodes keep no gaps")
-        return leaf_max_gap(self.pivots, self.slots, self.min)
+        """Largest empty run under this node (mas_leaf_max_gap / ma_max_gap), cached in ``gap``."""
+        gap = self.gap
+        if gap < 0:
+            if not self.leaf:
+                raise TypeError("regular internal nodes keep no gaps")
+            gap = self.gap = leaf_max_gap(self.pivots, self.slots, self.min)
+        return gap
 
 
 def leaf_max_gap(pivots: list[int], slots: list[Any], nmin: int) -> int:
     """Largest NULL run among a leaf's slots (mas_leaf_max_gap)."""
     best = 0
     prev = nmin - 1
-    for i, entry in enumerate(slots):
-        piv = pivots[i]
-        if entry is None:
-            gap = piv - prev
-            if gap > best:
-                best = gap
+    for piv, entry in zip(pivots, slots):
+        if entry is None and piv - prev > best:
+            best = piv - prev
         prev = piv
     return best
 

@@ -621,8 +621,10 @@ class MapleTree:
             # exact fit: one reference store, safe for rcu readers
             sl[o] = entry
             self._lines += NODE_WRITE_LINES
-            if self.alloc and (old is None) != (entry is None) and path:
-                self._update_gaps(path, leaf)
+            if self.alloc and (old is None) != (entry is None):
+                leaf.gap = -1
+                if path:
+                    self._update_gaps(path, leaf)
             return old, index, last
         new_n = len(sl) - (oe - o + 1) + len(newp)
         if new_n > RANGE64_SLOTS or (new_n < _LEAF_MIN and path):
@@ -638,11 +640,13 @@ class MapleTree:
             else:
                 self._set_root(new)
             leaf.dead = True
+            leaf.parent = None
             self._freed += 1
             leaf = new
         else:
             piv[o : oe + 1] = newp
             sl[o : oe + 1] = news
+            leaf.gap = -1
         self._lines += NODE_WRITE_LINES
         if self.alloc and path:
             self._update_gaps(path, leaf)
@@ -772,10 +776,7 @@ class MapleTree:
             node = Node(pivots, slots, True, nmin)
         else:
             if self.alloc:
-                gaps = []
-                for child in slots:
-                    g = child.gaps
-                    gaps.append(max(g) if g is not None else leaf_max_gap(child.pivots, child.slots, child.min))
+                gaps = [child.gap if child.gap >= 0 else child.max_gap() for child in slots]
             else:
                 gaps = None
             node = Node(pivots, slots, False, nmin, gaps)
@@ -970,6 +971,7 @@ class MapleTree:
             if key not in seen:
                 seen.add(key)
                 node.dead = True
+                node.parent = None  # no parent/child cycles among the dead: refcounting frees them
                 freed += 1
         stack = dropped
         while stack:
@@ -978,6 +980,7 @@ class MapleTree:
                 continue
             seen.add(id(node))
             node.dead = True
+            node.parent = None
             freed += 1
             if not node.leaf:
                 stack.extend(node.slots)
@@ -987,8 +990,9 @@ class MapleTree:
 
     def _update_gaps(self, path: list[tuple[Node, int]], node: Node) -> None:
         """mas_update_gap: push a changed subtree gap up the parents until one is unchanged."""
-        g = node.gaps
-        gap = max(g) if g is not None else leaf_max_gap(node.pivots, node.slots, node.min)
+        gap = node.gap
+        if gap < 0:
+            gap = node.max_gap()
         for i in range(len(path) - 1, -1, -1):
             parent, off = path[i]
             gaps = parent.gaps
@@ -996,7 +1000,7 @@ class MapleTree:
                 return
             gaps[off] = gap
             self._lines += NODE_WRITE_LINES
-            gap = max(gaps)
+            gap = parent.gap = max(gaps)
 
     def _kill_subtree(self, root: Node) -> None:
         """Mark a detached subtree dead and count its nodes freed (mt_destroy_walk)."""
@@ -1005,6 +1009,7 @@ class MapleTree:
         while stack:
             node = stack.pop()
             node.dead = True
+            node.parent = None
             freed += 1
             if not node.leaf:
                 stack.extend(node.slots)
@@ -1038,6 +1043,7 @@ def _copy_node(node: Node, parent: Node | None, counts: list[int]) -> Node:
     counts[0] += 1
     if node.leaf:
         new = Node(node.pivots[:], node.slots[:], True, node.min)
+        new.gap = node.gap
     else:
         children = [_copy_node(child, None, counts) for child in node.slots]
         new = Node(node.pivots[:], children, False, node.min, node.gaps[:] if node.gaps is not None else None)

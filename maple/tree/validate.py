@@ -101,7 +101,10 @@ def _check_node(tree: "MapleTree", node: Node, nmin: int, nmax: int, depth: int,
             else:
                 state["prev_null"] = False
                 state["count"] += 1
-        return leaf_max_gap(pivots, slots, nmin)
+        gap = leaf_max_gap(pivots, slots, nmin)
+        if node.gap >= 0 and node.gap != gap:
+            raise InvariantError(f"leaf {where} caches gap {node.gap}, its largest empty run is {gap}")
+        return gap
     gaps = node.gaps
     if tree.alloc:
         if gaps is None or len(gaps) != n:
@@ -121,4 +124,6 @@ def _check_node(tree: "MapleTree", node: Node, nmin: int, nmax: int, depth: int,
         if gap > best:
             best = gap
         cmin = pivots[i] + 1
+    if gaps is not None and node.gap != best:
+        raise InvariantError(f"{where} caches gap {node.gap}, its largest empty run is {best}")
     return best
