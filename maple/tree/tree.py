@@ -376,12 +376,10 @@ class MapleTree:
     def erase(self, index: int) -> Any:
         """mtree_erase: empty the whole range containing ``index``; return its entry (None if
         there was none; a ZERO_ENTRY reservation is removed and reported as None)."""
-        index = check_index(index)
+        if index.__class__ is not int or index < 0 or index > _MAX:
+            index = check_index(index)
         with self.lock:
-            first, last, entry = self._range_at(index)
-            if entry is None:
-                return None
-            self._store(first, last, None)
+            entry = self._erase(index)
         return None if entry is ZERO_ENTRY else entry
 
     def __delitem__(self, index: int) -> None:
@@ -569,7 +567,44 @@ class MapleTree:
         o = bisect_left(node.pivots, index)
         self._visited += height
         self._lines += lines + _LEAF_LINES[o]
-        leaf = node
+        return self._store_leaf(path, node, o, index, last, entry)
+
+    def _erase(self, index: int) -> Any:
+        """mtree_erase core: one walk, then a NULL store over the whole range found."""
+        root = self._root
+        if root.__class__ is not Node:
+            if root is None or index:
+                return None
+            self._seq += 1
+            return self._store_root(0, 0, None)[0]
+        node, inner, height, inner_lines = self._top
+        path = []
+        lines = 0
+        for _ in inner:
+            o = bisect_left(node.pivots, index)
+            lines += inner_lines[o]
+            path.append((node, o))
+            node = node.slots[o]
+        pivots = node.pivots
+        o = bisect_left(pivots, index)
+        self._visited += height
+        self._lines += lines + _LEAF_LINES[o]
+        entry = node.slots[o]
+        if entry is None:
+            return None
+        self._seq += 1
+        first = pivots[o - 1] + 1 if o else node.min
+        if first == 0 and pivots[o] == _MAX:
+            self._new_root(None)
+        else:
+            self._store_leaf(path, node, o, first, pivots[o], None)
+        return entry
+
+    def _store_leaf(
+        self, path: list[tuple[Node, int]], leaf: Node, o: int, index: int, last: int, entry: Any
+    ) -> tuple[Any, int, int]:
+        """The write once the walk reached ``leaf`` at offset ``o`` (mas_wr_store_entry): pick
+        exact fit, node store, split, rebalance or spanning store."""
         piv = leaf.pivots
         sl = leaf.slots
         old = sl[o]
@@ -598,35 +633,61 @@ class MapleTree:
             if index == 0 and last == _MAX:
                 return self._new_root(None), 0, _MAX
         rmin = piv[o - 1] + 1 if o else lmin
-        newp = []
-        news = []
-        if index > rmin:
-            newp.append(index - 1)
-            news.append(sl[o])
-        newp.append(last)
-        news.append(entry)
-        if last < piv[oe]:
-            newp.append(piv[oe])
-            news.append(sl[oe])
-        removed = 0
-        for x in sl[o : oe + 1]:
-            if x is not None:
-                removed += 1
-        added = 0
-        for x in news:
-            if x is not None:
-                added += 1
+        rmax = piv[oe]
+        head = index > rmin
+        tail = last < rmax
+        # stored-range count and, in allocation trees, the leaf's new largest gap
+        if o == oe:
+            first_old = sl[o]
+            removed = first_old is not None
+            added = (entry is not None) + ((head or tail) and removed) * (head + tail)
+        else:
+            removed = 0
+            for x in sl[o : oe + 1]:
+                if x is not None:
+                    removed += 1
+            added = (entry is not None) + (head and sl[o] is not None) + (tail and sl[oe] is not None)
         self._count += added - removed
-        if oe == o and len(newp) == 1:
+        alloc = self.alloc
+        if alloc:
+            gap = leaf.gap
+            if gap < 0:
+                gap = leaf.max_gap()
+            if entry is None:
+                new_gap = gap if gap > last - index else last - index + 1
+            else:
+                new_gap = gap
+                k = o
+                prev = rmin - 1
+                while k <= oe:  # overwriting (part of) the largest empty run: rescan later
+                    if sl[k] is None and piv[k] - prev == gap:
+                        new_gap = -1
+                        break
+                    prev = piv[k]
+                    k += 1
+        if not head and not tail and o == oe:
             # exact fit: one reference store, safe for rcu readers
             sl[o] = entry
             self._lines += NODE_WRITE_LINES
-            if self.alloc and (old is None) != (entry is None):
-                leaf.gap = -1
+            if alloc and new_gap != gap:
+                leaf.gap = new_gap
                 if path:
                     self._update_gaps(path, leaf)
             return old, index, last
-        new_n = len(sl) - (oe - o + 1) + len(newp)
+        if head:
+            if tail:
+                newp = [index - 1, last, rmax]
+                news = [sl[o], entry, sl[oe]]
+            else:
+                newp = [index - 1, last]
+                news = [sl[o], entry]
+        elif tail:
+            newp = [last, rmax]
+            news = [entry, sl[oe]]
+        else:
+            newp = [last]
+            news = [entry]
+        new_n = len(sl) - (oe - o) + head + tail
         if new_n > RANGE64_SLOTS or (new_n < _LEAF_MIN and path):
             self._rebuild(path, path, leaf, leaf, piv[:o] + newp + piv[oe + 1 :], sl[:o] + news + sl[oe + 1 :], True)
             return old, index, last
@@ -646,10 +707,11 @@ class MapleTree:
         else:
             piv[o : oe + 1] = newp
             sl[o : oe + 1] = news
-            leaf.gap = -1
         self._lines += NODE_WRITE_LINES
-        if self.alloc and path:
-            self._update_gaps(path, leaf)
+        if alloc:
+            leaf.gap = new_gap
+            if path and new_gap != gap:
+                self._update_gaps(path, leaf)
         return old, index, last
 
     def _store_root(self, index: int, last: int, entry: Any) -> tuple[Any, int, int]:
