@@ -286,21 +286,22 @@ class MapleTree:
     def _iter(self, index: int, last: int) -> Iterator[tuple[int, int, Any]]:
         resume = -1  # after a concurrent change: skip ranges starting before this index
         while True:
-            node = self._root
-            if node.__class__ is not Node:
+            seq = self._seq
+            node, inner, height, inner_lines = self._top
+            if inner is None:
                 if node is not None and index == 0 and node.entry is not ZERO_ENTRY:
                     yield 0, 0, node.entry
                 return
-            visited = 0
-            while not node.leaf:
-                node = node.slots[bisect_left(node.pivots, index)]
-                visited += 1
+            lines = NODE_WRITE_LINES  # an iteration reads the whole leaf
+            for _ in inner:
+                o = bisect_left(node.pivots, index)
+                lines += inner_lines[o]
+                node = node.slots[o]
             pivots = node.pivots
             slots = node.slots
             o = bisect_left(pivots, index)
-            self._visited += visited + 1
-            self._lines += NODE_WRITE_LINES  # an iteration reads the whole leaf
-            seq = self._seq
+            self._visited += height
+            self._lines += lines
             end = len(slots)
             start = pivots[o - 1] + 1 if o else node.min
             while o < end:
