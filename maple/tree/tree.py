@@ -1010,6 +1010,24 @@ class MapleTree:
                 publish_path = lpath[:depth]
                 break
             maxes = [nd.max for nd in nodes]
+            if pl is pr and not self.rcu:
+                # without rcu the parent is rewritten in place when it can absorb the change
+                # (the kernel's non-RCU node store of the parent)
+                parent_n = len(pl.slots) - (ro - lo + 1) + len(nodes)
+                pcap, pmin = (ARANGE64_SLOTS, _ARANGE_MIN) if alloc else (RANGE64_SLOTS, _LEAF_MIN)
+                if parent_n <= pcap and (parent_n >= pmin if depth > 1 else parent_n > 1):
+                    dropped.extend(pl.slots[lo + 1 : ro])
+                    pl.pivots[lo : ro + 1] = maxes
+                    pl.slots[lo : ro + 1] = nodes
+                    for nd in nodes:
+                        nd.parent = pl
+                    if alloc:
+                        pl.gaps[lo : ro + 1] = [nd.gap if nd.gap >= 0 else nd.max_gap() for nd in nodes]
+                        pl.gap = max(pl.gaps)
+                    self._lines += NODE_WRITE_LINES
+                    published = pl
+                    publish_path = lpath[: depth - 1]
+                    break
             if pl is pr:
                 dropped.extend(pl.slots[lo + 1 : ro])
                 P = pl.pivots[:lo] + maxes + pl.pivots[ro + 1 :]
