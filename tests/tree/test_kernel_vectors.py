@@ -824,3 +824,35 @@ def test_check_alloc_rev_range() -> None:
     mt.erase(34148798725)
     assert mt.alloc_rrange(210253414, mt, 0, 34359052173) == 34148798725
     mt.validate()
+
+
+@pytest.mark.parametrize("name", ["set", "set2", "set3", "set4", "set5"])
+@pytest.mark.parametrize("rcu", [False, True])
+def test_check_erase2_sets(name: str, rcu: bool) -> None:
+    """check_erase2_testset: replay a recorded VMA trace, validate and count after every op
+    (the kernel counts entries with mt_for_each and mas_for_each; here an oracle keeps them)."""
+    from .conftest import RangeMap
+    from .erase2_sets import ERASE2_SETS
+
+    mt = MapleTree(alloc=True, rcu=rcu)
+    oracle = RangeMap()
+    for op, first, last in ERASE2_SETS[name]:
+        if op == "STORE":
+            mt.store_range(first, last, v(first))
+            oracle.store(first, last, v(first))
+        elif op == "SNULL":
+            mt.store_range(first, last, None)
+            oracle.store(first, last, None)
+        else:
+            assert mt.erase(first) == v(first)
+            s, e, _ = oracle.range_at(first)
+            oracle.store(s, e, None)
+        mt.validate()
+        if len(oracle):
+            assert mt.height
+        assert list(mt.items()) == oracle.ranges()
+        mas = MaState(mt, 0)
+        count = 0
+        while mas.find(ULONG_MAX) is not None:
+            count += 1
+        assert count == len(oracle) == len(mt)
