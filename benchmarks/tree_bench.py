@@ -10,6 +10,10 @@ wider holes exist for the gap search):
                inserts and erases pay an O(n) memmove)
 * ``sorted`` - a ``sortedcontainers.SortedDict`` keyed by range start
 
+All three implement the same ``store_range`` semantics (overwrite whatever ``[first, last]``
+overlaps, trimming partly covered ranges; ``None`` erases), so a store into a gap pays for the
+overlap checks a range map needs. ``--check`` cross-checks the three on random operations.
+
 Operations, each timed as the minimum over ``--repeat`` runs of process CPU time:
 
 * ``load``              entry at a random index inside a stored range
@@ -47,11 +51,33 @@ class FlatRangeMap:
         self.ends: list[int] = []
         self.vals: list[Any] = []
 
-    def store_new(self, first: int, last: int, value: Any) -> None:
-        i = bisect_left(self.starts, first)
-        self.starts.insert(i, first)
-        self.ends.insert(i, last)
-        self.vals.insert(i, value)
+    def store_range(self, first: int, last: int, value: Any) -> None:
+        """Overwrite ``[first, last]`` (``None`` erases it), trimming what it overlaps."""
+        starts, ends, vals = self.starts, self.ends, self.vals
+        i = bisect_right(starts, first) - 1
+        if i >= 0 and ends[i] >= first:  # a range starts before first and reaches into it
+            end, val = ends[i], vals[i]
+            if starts[i] < first:
+                ends[i] = first - 1
+                i += 1
+            else:
+                del starts[i], ends[i], vals[i]
+            if end > last:  # ... and beyond last: keep its tail
+                starts.insert(i, last + 1)
+                ends.insert(i, end)
+                vals.insert(i, val)
+        else:
+            i += 1
+        j = bisect_right(starts, last, i)
+        if j > i:  # ranges starting inside [first, last]
+            if ends[j - 1] > last:
+                starts[j - 1] = last + 1
+                j -= 1
+            del starts[i:j], ends[i:j], vals[i:j]
+        if value is not None:
+            starts.insert(i, first)
+            ends.insert(i, last)
+            vals.insert(i, value)
 
     def load(self, index: int) -> Any:
         i = bisect_right(self.starts, index) - 1
@@ -92,8 +118,26 @@ class SortedRangeMap:
     def __init__(self) -> None:
         self.sd: SortedDict = SortedDict()
 
-    def store_new(self, first: int, last: int, value: Any) -> None:
-        self.sd[first] = (last, value)
+    def store_range(self, first: int, last: int, value: Any) -> None:
+        """Overwrite ``[first, last]`` (``None`` erases it), trimming what it overlaps."""
+        sd = self.sd
+        i = sd.bisect_right(first) - 1
+        if i >= 0:
+            start, (end, val) = sd.peekitem(i)
+            if end >= first:
+                if start < first:
+                    sd[start] = (first - 1, val)
+                else:
+                    del sd[start]
+                if end > last:
+                    sd[last + 1] = (end, val)
+        inside = list(sd.irange(first, last))
+        for start in inside:
+            end, val = sd.pop(start)
+            if end > last:
+                sd[last + 1] = (end, val)
+        if value is not None:
+            sd[first] = (last, value)
 
     def load(self, index: int) -> Any:
         sd = self.sd
@@ -139,7 +183,7 @@ class MapleRangeMap:
     def __init__(self, alloc: bool = True) -> None:
         self.tree = MapleTree(alloc=alloc)
         self.mas = MaState(self.tree)
-        self.store_new = self.tree.store_range
+        self.store_range = self.tree.store_range
         self.load = self.tree.load
         self.erase = self.tree.erase
         self.items = self.tree.items
@@ -152,7 +196,7 @@ class MapleRangeMap:
 
 def build(kind: str, n: int, regular: bool) -> Any:
     m = {"maple": lambda: MapleRangeMap(alloc=not regular), "flat": FlatRangeMap, "sorted": SortedRangeMap}[kind]()
-    store = m.store_new
+    store = m.store_range
     for i in range(n):
         if i % 64 != 63:
             store(10 * i, 10 * i + 5, i & 255)
@@ -191,7 +235,7 @@ def bench_size(n: int, ops: int, repeat: int, regular: bool, seed: int = 1) -> d
         r["load"] = timed(do_load, repeat)
 
         def do_store() -> int:
-            store = m.store_new
+            store = m.store_range
             for first, last in new_ranges:
                 store(first, last, 1)
             return len(new_ranges)
@@ -243,13 +287,36 @@ def bench_size(n: int, ops: int, repeat: int, regular: bool, seed: int = 1) -> d
     return results
 
 
+def cross_check(ops: int = 20000, seed: int = 3) -> None:
+    """Random stores, empty stores and erases on all three maps; their contents must agree."""
+    rnd = random.Random(seed)
+    maps = [MapleRangeMap(), FlatRangeMap(), SortedRangeMap()]
+    for i in range(ops):
+        a = rnd.randrange(5000)
+        b = a + rnd.randrange(60)
+        r = rnd.random()
+        for m in maps:
+            if r < 0.6:
+                m.store_range(a, b, i)
+            elif r < 0.8:
+                m.store_range(a, b, None)
+            else:
+                m.erase(a)
+    contents = [list(m.items()) for m in maps]
+    assert contents[0] == contents[1] == contents[2], "range maps disagree"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,100000", help="comma-separated range counts")
     parser.add_argument("--ops", type=int, default=20000, help="operations per timing run")
     parser.add_argument("--repeat", type=int, default=5, help="runs per figure (best is kept)")
     parser.add_argument("--regular", action="store_true", help="time MapleTree(alloc=False)")
+    parser.add_argument("--check", action="store_true", help="cross-check the three maps first")
     args = parser.parse_args(argv)
+    if args.check:
+        cross_check()
+        print("cross-check: the three range maps agree")
     sizes = [int(s) for s in args.sizes.split(",")]
     flavour = "MapleTree(alloc=False)" if args.regular else "MapleTree(alloc=True)"
     print(f"maple = {flavour}; ns/op, best of {args.repeat} (process CPU time); lower is better")

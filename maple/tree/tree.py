@@ -590,10 +590,42 @@ class MapleTree:
         o = bisect_left(pivots, index)
         self._visited += height
         self._lines += lines + _LEAF_LINES[o]
-        entry = node.slots[o]
+        slots = node.slots
+        entry = slots[o]
         if entry is None:
             return None
         self._seq += 1
+        n = len(slots)
+        if 0 < o < n - 1 and not self.rcu:
+            # fast path: an interior entry of the leaf; it and any empty neighbour become one
+            # empty slot in place (neighbours in other leaves need the general path)
+            left = slots[o - 1] is None
+            right = slots[o + 1] is None
+            new_n = n - left - right
+            if new_n >= _LEAF_MIN if path else new_n > 1:
+                start = pivots[o - 2] + 1 if o > 1 else node.min
+                end = pivots[o + 1]
+                if not left:
+                    start = pivots[o - 1] + 1
+                if not right:
+                    end = pivots[o]
+                if right:
+                    del pivots[o]
+                    del slots[o + 1]
+                slots[o] = None
+                if left:
+                    del pivots[o - 1]
+                    del slots[o - 1]
+                self._count -= 1
+                self._lines += NODE_WRITE_LINES
+                if self.alloc:
+                    gap = node.gap
+                    merged = end - start + 1
+                    if gap < 0 or merged > gap:
+                        node.gap = merged if gap >= 0 else -1
+                        if path:
+                            self._update_gaps(path, node)
+                return entry
         first = pivots[o - 1] + 1 if o else node.min
         if first == 0 and pivots[o] == _MAX:
             self._new_root(None)
@@ -609,11 +641,34 @@ class MapleTree:
         piv = leaf.pivots
         sl = leaf.slots
         old = sl[o]
+        rmax = piv[o]
+        if old is None and entry is not None and last <= rmax and not self.rcu and len(sl) < RANGE64_SLOTS - 1:
+            # fast path: an entry into (part of) one empty slot of a leaf with room to spare
+            rmin = piv[o - 1] + 1 if o else leaf.min
+            if index > rmin:
+                if last < rmax:
+                    piv[o:o] = [index - 1, last]
+                    sl[o:o] = [None, entry]
+                else:
+                    piv.insert(o, index - 1)
+                    sl.insert(o + 1, entry)
+            elif last < rmax:
+                piv.insert(o, last)
+                sl.insert(o, entry)
+            else:
+                sl[o] = entry
+            self._count += 1
+            self._lines += NODE_WRITE_LINES
+            if self.alloc and rmax - rmin + 1 >= leaf.gap:  # may have been the largest gap
+                leaf.gap = -1
+                if path:
+                    self._update_gaps(path, leaf)
+            return None, index, last
         lmax = leaf.max
         if last > lmax:
             return self._spanning_store(index, last, entry, old)
         lmin = leaf.min
-        oe = o if last <= piv[o] else bisect_left(piv, last, o)
+        oe = o if last <= rmax else bisect_left(piv, last, o)
         if entry is None:
             # mas_wr_extend_null: swallow the empty neighbours into the write
             if old is None:
@@ -653,7 +708,7 @@ class MapleTree:
         if alloc:
             gap = leaf.gap
             if gap < 0:
-                gap = leaf.max_gap()
+                gap = leaf.gap = leaf_max_gap(piv, sl, lmin)
             if entry is None:
                 new_gap = gap if gap > last - index else last - index + 1
             else:
@@ -1073,9 +1128,8 @@ class MapleTree:
         """mas_update_gap: push a changed subtree gap up the parents until one is unchanged."""
         gap = node.gap
         if gap < 0:
-            gap = node.max_gap()
-        for i in range(len(path) - 1, -1, -1):
-            parent, off = path[i]
+            gap = node.gap = leaf_max_gap(node.pivots, node.slots, node.min)
+        for parent, off in reversed(path):
             gaps = parent.gaps
             if gaps[off] == gap:
                 return
