@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from maple.tree.constants import (
@@ -284,9 +284,9 @@ class MapleTree:
         return self._iter(first, last)
 
     def _iter(self, index: int, last: int) -> Iterator[tuple[int, int, Any]]:
-        resume = -1  # after a concurrent change: skip ranges starting before this index
+        resume = -1  # after a change: skip ranges starting at or before this index
         while True:
-            seq = self._seq
+            seq = self._seq  # writers bump it before they change (or retire) any node
             node, inner, height, inner_lines = self._top
             if inner is None:
                 if node is not None and index == 0 and node.entry is not ZERO_ENTRY:
@@ -298,36 +298,34 @@ class MapleTree:
                 lines += inner_lines[o]
                 node = node.slots[o]
             pivots = node.pivots
-            slots = node.slots
             o = bisect_left(pivots, index)
             self._visited += height
             self._lines += lines
-            end = len(slots)
-            start = pivots[o - 1] + 1 if o else node.min
-            while o < end:
-                if start > last:
-                    return
-                entry = slots[o]
-                stop = pivots[o]
-                if entry is not None and entry is not ZERO_ENTRY and start > resume:
-                    if node.dead:
-                        index = resume = start
-                        resume -= 1
-                        break
-                    yield start, stop, entry
-                    if stop >= last:
-                        return
-                    if self._seq != seq or node.dead:
-                        index = stop + 1
-                        resume = stop
-                        break
-                start = stop + 1
-                o += 1
+            prev = pivots[o - 1] if o else node.min - 1
+            batch = []
+            for stop, entry in zip(pivots[o:], node.slots[o:]):
+                if prev >= last:
+                    break
+                if entry is not None and entry is not ZERO_ENTRY and prev >= resume:
+                    batch.append((prev + 1, stop, entry))
+                prev = stop
+            if node.dead:  # retired while we read it (rcu): read the replacement
+                continue
+            for item in batch:
+                yield item
+                if self._seq != seq:  # the tree changed: re-walk after what was yielded
+                    break
             else:
                 if node.max >= last:
                     return
                 index = node.max + 1
                 resume = node.max
+                continue
+            stop = item[1]
+            if stop >= last:
+                return
+            index = stop + 1
+            resume = stop
 
     def keys(self) -> Iterator[tuple[int, int]]:
         """(first, last) of every stored range."""
@@ -422,21 +420,36 @@ class MapleTree:
 
     clear = destroy
 
-    def dup(self) -> "MapleTree":
-        """mtree_dup / __mt_dup: a node-by-node copy with the same flags (the fork bulk copy)."""
+    def dup(self, map_entry: Callable[[Any], Any] | None = None) -> "MapleTree":
+        """mtree_dup / __mt_dup: a node-by-node copy with the same flags (the fork bulk copy).
+
+        ``map_entry``, if given, is applied to every stored entry (ZERO_ENTRY excepted) during
+        the copy, as dup_mmap replaces each VMA with the child's copy; where it returns None the
+        range is left empty in the copy (VM_DONTCOPY). This costs one pass over the nodes
+        instead of a walk per entry."""
         new = MapleTree(alloc=self.alloc, rcu=self.rcu)
+        dropped: list[tuple[int, int]] = []
         with self.lock:
             root = self._root
             if root.__class__ is Node:
                 counts = [0]
-                new._set_root(_copy_node(root, None, counts))
+                new._set_root(_copy_node(root, None, counts, map_entry, dropped))
                 new._allocated = counts[0]
                 new._lines = counts[0] * NODE_WRITE_LINES
                 self._visited += counts[0]
                 self._lines += counts[0] * NODE_WRITE_LINES
             elif root is not None:
-                new._set_root(RootEntry(root.entry))
+                entry = root.entry
+                if map_entry is not None and entry is not ZERO_ENTRY:
+                    mapped = map_entry(entry)
+                    if mapped is None:
+                        dropped.append((0, 0))
+                    else:
+                        entry = mapped
+                new._set_root(RootEntry(entry))
             new._count = self._count
+        for first, last in dropped:  # the copy is private until returned: no lock needed
+            new._store(first, last, None)
         return new
 
     __copy__ = dup
@@ -1174,13 +1187,29 @@ def check_area_args(lo: Any, hi: Any, size: Any) -> None:
         raise InvalidArgument(f"window [{lo}, {hi}] is smaller than size {size}")
 
 
-def _copy_node(node: Node, parent: Node | None, counts: list[int]) -> Node:
+def _copy_node(
+    node: Node,
+    parent: Node | None,
+    counts: list[int],
+    map_entry: Callable[[Any], Any] | None = None,
+    dropped: list[tuple[int, int]] | None = None,
+) -> Node:
     counts[0] += 1
     if node.leaf:
-        new = Node(node.pivots[:], node.slots[:], True, node.min)
+        slots = node.slots[:]
+        if map_entry is not None:
+            pivots = node.pivots
+            for i, entry in enumerate(slots):
+                if entry is not None and entry is not ZERO_ENTRY:
+                    mapped = map_entry(entry)
+                    if mapped is None:  # keep the original for now; dup() empties the range
+                        dropped.append((pivots[i - 1] + 1 if i else node.min, pivots[i]))
+                    else:
+                        slots[i] = mapped
+        new = Node(node.pivots[:], slots, True, node.min)
         new.gap = node.gap
     else:
-        children = [_copy_node(child, None, counts) for child in node.slots]
+        children = [_copy_node(child, None, counts, map_entry, dropped) for child in node.slots]
         new = Node(node.pivots[:], children, False, node.min, node.gaps[:] if node.gaps is not None else None)
         for child in children:
             child.parent = new

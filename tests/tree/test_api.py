@@ -304,3 +304,26 @@ def test_rcu_mode_replaces_nodes_and_marks_dead() -> None:
         new_leaf = new_leaf.slots[0]
     assert not new_leaf.dead and isinstance(new_leaf, Node)
     mt.validate()
+
+
+def test_dup_with_map_entry_and_dropped_ranges() -> None:
+    for alloc in (False, True):
+        mt = sample_tree(alloc)
+        mt.store_range(5000, 5009, ZERO_ENTRY)
+        copy = mt.dup(lambda e: None if e in (v(3), v(4), v(250)) else ("child", e))
+        copy.validate()
+        expected = [
+            (first, last, ("child", e))
+            for first, last, e in mt.items()
+            if e not in (v(3), v(4), v(250))
+        ]
+        assert list(copy.items()) == expected
+        assert copy.load(5005) is None and copy.find(5000, 5009) is None
+        assert len(copy) == len(mt) - 3
+        with pytest.raises(EntryExists):
+            copy.insert(5003, 1)  # the ZERO_ENTRY reservation was copied as is
+        mt.validate()
+    lone = MapleTree()
+    lone.store(0, "p")
+    assert lone.dup(lambda e: e.upper()).load(0) == "P"
+    assert lone.dup(lambda e: None).empty()
