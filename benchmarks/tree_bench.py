@@ -34,7 +34,7 @@ import gc
 import random
 import time
 import tracemalloc
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
 
