@@ -856,3 +856,68 @@ def test_check_erase2_sets(name: str, rcu: bool) -> None:
         while mas.find(ULONG_MAX) is not None:
             count += 1
         assert count == len(oracle) == len(mt)
+
+
+def test_check_spanning_relatives() -> None:
+    """A spanning NULL store whose rebalance has to pull in cousin nodes."""
+    for alloc in (False, True):
+        mt = MapleTree(alloc=alloc)
+        for i in range(1001):
+            mt.store_range(i * 10, i * 10 + 5, v(i))
+        mt.store_range(9365, 9955, None)
+        mt.validate()
+        assert mt.load(9364) == v(936) and mt.load(9365) is None and mt.load(9955) is None
+        assert mt.load(9960) == v(996)
+
+
+@pytest.mark.parametrize("alloc", [False, True])
+@pytest.mark.parametrize("gaps", [False, True])
+def test_check_dup(alloc: bool, gaps: bool) -> None:
+    """check_dup / check_dup_gaps: bulk copies of trees of many sizes, then mutate both."""
+    for n in (0, 1, 10, 15, 16, 17, 100, 257, 1000, 3000):
+        mt = MapleTree(alloc=alloc)
+        for i in range(n):
+            mt.store_range(i * 10, i * 10 + (5 if gaps else 9), v(i))
+        copy = mt.dup()
+        copy.validate()
+        assert list(copy.items()) == list(mt.items())
+        assert copy.height == mt.height and len(copy) == len(mt) == n
+        if n:
+            copy.erase(0)
+            mt.store_range(1, 2, "x")
+            assert mt.load(0) == v(0) and copy.load(1) is None
+            copy.validate()
+            mt.validate()
+
+
+def test_check_collapsing_rebalance() -> None:
+    """Delete everything from the right of a tall tree: rebalances collapse it level by level."""
+    mt = MapleTree()
+    for i in range(8000):
+        mt.store_range(i * 4, i * 4 + 1, v(i))
+    heights = {mt.height}
+    for i in range(7999, -1, -1):
+        assert mt.erase(i * 4) == v(i)
+        if i % 97 == 0:
+            mt.validate()
+            heights.add(mt.height)
+    assert mt.empty() and mt.height == 0
+    assert len(heights) >= 4  # it went down through every height
+
+
+def test_check_null_expand() -> None:
+    """Empty stores next to empty runs merge into one run, across leaves too."""
+    mt = MapleTree(alloc=True)
+    for i in range(500):
+        mt.store_range(i * 10, i * 10 + 9, v(i))
+    mas = MaState(mt)
+    for i in range(0, 500, 3):
+        mas.set_range(i * 10 + 2, i * 10 + 9)
+        mas.store(None)
+        assert (mas.index, mas.last) == (i * 10 + 2, i * 10 + 9)
+    for i in range(1, 500, 3):  # erase the ranges between two empty runs
+        mas.set_range(i * 10, i * 10 + 9)
+        mas.store(None)
+        assert mas.index == (i - 1) * 10 + 2
+        assert mas.last == (i * 10 + 9 if i < 499 else ULONG_MAX)  # the last joins the tail run
+    mt.validate()
