@@ -17,6 +17,7 @@ from bisect import bisect_left
 from typing import Any
 
 from maple.tree.constants import ULONG_MAX
+from maple.tree.errors import InvalidArgument
 from maple.tree.node import RANGE64_WALK_LINES as _LEAF_LINES
 from maple.tree.node import Node
 from maple.tree.tree import MapleTree, check_area_args, check_index
@@ -63,8 +64,6 @@ class MaState:
         index = check_index(index)
         last = check_index(last, "last")
         if index > last:
-            from maple.tree.errors import InvalidArgument
-
             raise InvalidArgument(f"reversed range: index {index} > last {last}")
         self.index = index
         self.last = last
@@ -358,8 +357,6 @@ class MaState:
         Afterwards index/last describe the written range (widened if an empty store merged)."""
         index, last = self.index, self.last
         if index > last:
-            from maple.tree.errors import InvalidArgument
-
             raise InvalidArgument(f"reversed range: index {index} > last {last}")
         old, self.index, self.last = self.tree._store(index, last, entry)
         self._node = None
