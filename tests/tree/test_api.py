@@ -327,3 +327,35 @@ def test_dup_with_map_entry_and_dropped_ranges() -> None:
     lone.store(0, "p")
     assert lone.dup(lambda e: e.upper()).load(0) == "P"
     assert lone.dup(lambda e: None).empty()
+
+
+def test_items_survives_writes_in_the_loop_body() -> None:
+    mt = sample_tree()
+    seen = []
+    for first, last, entry in mt.items():
+        seen.append(first)
+        mt.erase(first)  # restructures leaves under the iterator
+        if first % 100 == 0:
+            mt.store_range(first + 10, first + 12, "new")  # lands ahead of the iterator
+    mt.validate()
+    assert seen == sorted(seen) and len(seen) == len(set(seen))
+    assert set(range(0, 5000, 10)) <= set(seen)  # every original range (or its new head)
+    assert {f + 13 for f in range(0, 4900, 100)} <= set(seen)  # the remainders behind "new"
+    assert mt.empty()  # everything yielded was erased: nothing was skipped
+
+
+def test_normal_api_writers_take_the_lock() -> None:
+    mt = MapleTree()
+    done = threading.Event()
+
+    def writer() -> None:
+        mt.store_range(1, 2, "w")
+        done.set()
+
+    with mt.lock:
+        thread = threading.Thread(target=writer)
+        thread.start()
+        assert not done.wait(0.2)  # blocked on the tree lock
+        assert mt.load(1) is None  # readers never take it
+    thread.join(5)
+    assert done.is_set() and mt.load(1) == "w"
