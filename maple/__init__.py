@@ -12,25 +12,5 @@ Layers, lowest first (a layer never imports one above it):
 The command line (``maplebench``) is a thin layer over these.
 """
 
-__all__ = [
-    "ARANGE64_SLOTS",
-    "RANGE64_SLOTS",
-    "ULONG_MAX",
-    "ZERO_ENTRY",
-    "EntryExists",
-    "InvalidArgument",
-    "InvariantError",
-    "MapleError",
-    "MapleTree",
-    "MaState",
-    "NoSpace",
-]
-
-
-def __getattr__(name: str):
-    """Re-export the tree API lazily (PEP 562), so ``import maple.bench.stats`` stays light."""
-    if name in __all__:
-        from maple import tree
-
-        return getattr(tree, name)
-    raise AttributeError(f"module 'maple' has no attribute {name!r}")
+from maple.tree import *  # noqa: F403  (the contract: ``from maple import MapleTree, ...``)
+from maple.tree import __all__  # noqa: F401
