@@ -11,7 +11,7 @@ kernel would have set: ``VM_MAY*`` bits, ``VM_SHARED`` for writable shared files
 and an anon_vma on private writable VMAs and on the RELRO run just below a file's ``rw-p``
 VMA (both were written to), ``VM_GROWSDOWN`` on ``[stack]``, and ``VM_DONTEXPAND`` (never
 merged) on ``[vvar]``, ``[vdso]`` and other special mappings. ``[heap]`` sets
-``start_brk``/``brk``; mmap_base is the end of the highest VMA below the stack.
+``start_brk``/``brk``, else they are the end of the executable's bss (:func:`initial_brk`); mmap_base is the end of the highest VMA below the stack.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from maple.linux import (
 )
 from maple.mm.vma import VMA, AnonVma, File
 
-__all__ = ["MapsEntry", "parse_maps", "layouts", "layout_text", "build_vmas"]
+__all__ = ["MapsEntry", "parse_maps", "layouts", "layout_text", "build_vmas", "initial_brk"]
 
 _LINE = re.compile(
     r"^([0-9a-fA-F]+)-([0-9a-fA-F]+)\s+([r-][w-][x-][ps])\s+([0-9a-fA-F]+)\s+"
@@ -109,6 +109,31 @@ class Built(NamedTuple):
     mmap_base: int
 
 
+def initial_brk(vmas: list[VMA]) -> int:
+    """The break ``load_elf_binary`` sets with randomisation off, for a layout without ``[heap]``.
+
+    ``set_brk`` puts ``start_brk = brk = PAGE_ALIGN(end of bss)``: the end of the last VMA
+    backed by the main executable (the file of the first mapping), extended by the anonymous
+    bss VMA directly after it when there is one (``vm_brk_flags`` of the bss beyond the file's
+    last page). Holes inside the executable's image do not matter. When the first mapping has
+    no file (hand-written layouts), the executable is taken to be the first run of contiguous
+    VMAs. ``vmas`` must be in address order and non-empty.
+    """
+    exe = vmas[0].file
+    if exe is None:
+        last = 0
+        while last + 1 < len(vmas) and vmas[last + 1].start == vmas[last].end:
+            last += 1
+        return vmas[last].end
+    last = max(i for i, v in enumerate(vmas) if v.file is exe)
+    end = vmas[last].end
+    if last + 1 < len(vmas):
+        bss = vmas[last + 1]
+        if bss.start == end and bss.file is None and bss.name is None and not bss.flags & (VM_GROWSDOWN | VM_MAYSHARE):
+            end = bss.end
+    return end
+
+
 def build_vmas(entries: list[MapsEntry]) -> Built:
     """VMAs (with reconstructed flags, files and anon_vmas) and mm fields for ``entries``."""
     files: dict[tuple, File] = {}
@@ -168,13 +193,7 @@ def build_vmas(entries: list[MapsEntry]) -> Built:
     if heap is not None:
         start_brk, brk = heap.start, heap.end
     elif vmas:
-        # the break starts right after the executable's last VMA (the first run of VMAs)
-        end = vmas[0].end
-        for v in vmas[1:]:
-            if v.start != end:
-                break
-            end = v.end
-        start_brk = brk = end
+        start_brk = brk = initial_brk(vmas)
     below = [v for v in vmas if v is not stack and (stack is None or v.end <= stack.start)]
     mmap_base = below[-1].end if len(below) > 1 else DEFAULT_MMAP_BASE
     start_stack = stack.end - PAGE_SIZE if stack is not None else 0
