@@ -18,6 +18,7 @@ the two kinds' passes interleaved so that load on a shared machine affects both 
 
     python benchmarks/mm_bench.py                 # the full table (about a minute)
     python benchmarks/mm_bench.py --sizes 30,1000 --seconds 0.1 --json out.json
+    python benchmarks/mm_bench.py --ops fork+exit,brk    # a subset
 """
 
 from __future__ import annotations
@@ -146,11 +147,11 @@ def timed_pass(op, seconds: float) -> float:
             return done / (now - t0)
 
 
-def measure(n: int, seconds: float, repeat: int) -> dict:
+def measure(n: int, seconds: float, repeat: int, ops: tuple[str, ...] = OPS) -> dict:
     """{kind: {op: {...}}} at ``n`` VMAs; the kinds' timed passes are interleaved so that
     load on a shared machine hits both alike, and the median of ``repeat`` passes is kept."""
     out: dict = {kind: {} for kind in KINDS}
-    for name in OPS:
+    for name in ops:
         setups = {}
         for kind in KINDS:
             mm, ctx = build(kind, n)
@@ -177,11 +178,11 @@ def fmt_count(x: float) -> str:
     return f"{x:.0f}" if x == int(x) else f"{x:.2f}"
 
 
-def render(results: dict, sizes: list[int]) -> str:
+def render(results: dict, sizes: list[int], ops: tuple[str, ...] = OPS) -> str:
     lines = []
     head = f"{'op':<12} {'VMAs':>6} | {'maple ops/s':>12} {'legacy ops/s':>12} {'maple/legacy':>12}"
     lines += [head, "-" * len(head)]
-    for name in OPS:
+    for name in ops:
         for n in sizes:
             m = results["maple"][n][name]["ops_per_s"]
             g = results["legacy"][n][name]["ops_per_s"]
@@ -192,7 +193,7 @@ def render(results: dict, sizes: list[int]) -> str:
               "vmacache_hits": "vc_hit", "vmacache_misses": "vc_miss"}
     head = f"{'op':<12} {'VMAs':>6} {'kind':<6} | " + " ".join(f"{abbrev[k]:>8}" for k in SHOWN)
     lines += ["counters per op", head, "-" * len(head)]
-    for name in OPS:
+    for name in ops:
         for n in sizes:
             for kind in KINDS:
                 c = results[kind][n][name]["per_op"]
@@ -205,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="30,1000,30000", help="comma-separated VMA counts (default 30,1000,30000)")
     ap.add_argument("--seconds", type=float, default=0.2, help="minimum seconds of one timed pass (default 0.2)")
     ap.add_argument("--repeat", type=int, default=3, help="timed passes per op and kind; the median is shown (default 3)")
+    ap.add_argument("--ops", default=",".join(OPS), help=f"comma-separated ops (default all: {','.join(OPS)})")
     ap.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
     args = ap.parse_args(argv)
     try:
@@ -213,12 +215,16 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--sizes {args.sizes!r}: expected comma-separated integers")
     if any(n < 4 for n in sizes):
         ap.error(f"--sizes {args.sizes!r}: each size must be at least 4")
+    ops = tuple(args.ops.split(","))
+    bad = [o for o in ops if o not in OPS]
+    if bad:
+        ap.error(f"--ops {bad[0]!r}: not one of {', '.join(OPS)}")
     if args.seconds <= 0 or args.repeat < 1:
         ap.error("--seconds must be positive and --repeat at least 1")
-    by_size = {n: measure(n, args.seconds, args.repeat) for n in sizes}
+    by_size = {n: measure(n, args.seconds, args.repeat, ops) for n in sizes}
     results = {kind: {n: by_size[n][kind] for n in sizes} for kind in KINDS}
     print(f"# mm_bench: python {sys.version.split()[0]}, --seconds {args.seconds} --repeat {args.repeat} (median)")
-    print(render(results, sizes))
+    print(render(results, sizes, ops))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({k: {str(n): r for n, r in v.items()} for k, v in results.items()}, f, indent=1)

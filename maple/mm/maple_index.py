@@ -5,7 +5,7 @@ between VMAs are NULL. There is no VMA list, no rbtree and no vmacache: lookups 
 walks (``mt_find``, ``mtree_load``, ``mas_walk`` + ``mas_prev``), gap searches use the tree's
 per-node gap tracking (``mas_empty_area[_rev]``), munmap removes any run of VMAs with one NULL
 store, brk grows the heap VMA with one store over its new range, and fork copies the whole
-tree in one pass.
+tree in one pass, mapping each VMA to the child's as it goes.
 
 Cost model (``counters``): the tree's own ``nodes_visited``, ``nodes_allocated`` and
 ``nodes_freed`` (and ``cache_lines``/``gap_updates`` when the tree reports them); when the
@@ -232,21 +232,13 @@ class MapleVmaIndex:
     # ------------------------------------------------------------------ fork and exit
 
     def dup(self, copy: Callable) -> MapleVmaIndex:
-        """fork: copy the tree's structure in one pass (``mtree_dup``), then replace each
-        entry in place with the child's VMA, clearing the ``VM_DONTCOPY`` ones."""
-        child_tree = self._mt.dup()
-        mas = MaState(child_tree)
-        skipped = []
-        for first, last, vma in self._mt.items():
-            new = copy(vma)
-            if new is None:
-                skipped.append((first, last))
-                continue
-            mas.set_range(first, last)
-            mas.store(new)
-        for first, last in skipped:
-            child_tree.store_range(first, last, None)
-        return MapleVmaIndex(child_tree)
+        """fork (v6.8 ``dup_mmap`` over ``__mt_dup``): copy the tree node by node in one pass,
+        replacing every VMA with ``copy(vma)`` (the child's VMA) as its slot is copied; where
+        ``copy`` returns None (``VM_DONTCOPY``) the range is left empty in the child.
+
+        Counters: the parent's tree counts the nodes it read, the child's tree the nodes it
+        allocated and wrote (plus the walks that empty any ``VM_DONTCOPY`` ranges)."""
+        return MapleVmaIndex(self._mt.dup(copy))
 
     def clear(self) -> None:
         """``exit_mmap``'s ``__mt_destroy``: free every node (the tree counts them)."""
