@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
+import golden_runs as runs
 import pytest
 
 from maple.bench.plot import check_output, plot_runs
 from maple.bench.results import load_run
 from maple.errors import InputError
 
-
-def _runs_module():
-    name = "maplebench_test_runs"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "bench" / "golden" / "runs.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-runs = _runs_module()
 
 MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "pdf": b"%PDF-", "svg": b"<?xml"}
 

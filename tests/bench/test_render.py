@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import os
-import sys
 from pathlib import Path
 
+import golden_runs as runs
 import pytest
 
 from maple.bench.compare import compare_runs
@@ -18,18 +17,6 @@ from maple.bench.results import load_run
 
 GOLDEN = Path(__file__).parent / "golden"
 
-
-def _runs_module():
-    name = "maplebench_test_runs"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, GOLDEN / "runs.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-runs = _runs_module()
 
 # Lines of the reference's verification runs of mmtests' own Perl code (reference 3).
 REF_HEADER = [

@@ -3,44 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from wis_helpers import CELLS, KINDS, Recorder, new_mm, short_real_run
 
 from maple import workloads
-from maple.bench import runner as R
-from maple.bench.results import RunWriter, load_run
 from maple.linux import PAGE_SIZE
-from maple.mm import make_mm
-
-KINDS = ["maple", "legacy"]
-
-
-class Recorder:
-    """Proxy that logs each syscall and the map_count after it."""
-
-    def __init__(self, mm):
-        self.mm = mm
-        self.log = []
-
-    def __getattr__(self, name):
-        attr = getattr(self.mm, name)
-        if name not in ("brk", "mmap", "munmap", "mprotect", "fault"):
-            return attr
-
-        def call(*args, **kw):
-            result = attr(*args, **kw)
-            self.log.append((name, args, result, self.mm.map_count))
-            return result
-
-        return call
-
-
-def start_mm(kind):
-    return make_mm(kind, layout=R.default_layout())
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_processes_pass_creates_and_destroys_a_vma(kind):
     wl = workloads.get("brk1")
-    child = start_mm(kind).fork()
+    child = new_mm(kind).fork()
     rec = Recorder(child)
     base = wl.setup(rec, 0)
     assert base == child.brk(0)
@@ -48,10 +20,10 @@ def test_processes_pass_creates_and_destroys_a_vma(kind):
     for _ in range(3):
         rec.log.clear()
         assert wl.loop(rec, base) == 2  # one op per brk call
-        assert [(c[0], c[1]) for c in rec.log] == [("brk", (base + PAGE_SIZE,)), ("brk", (base,))]
-        assert [c[2] for c in rec.log] == [base + PAGE_SIZE, base]
+        assert [(c.name, c.args) for c in rec.log] == [("brk", (base + PAGE_SIZE,)), ("brk", (base,))]
+        assert [c.result for c in rec.log] == [base + PAGE_SIZE, base]
         # the forked heap cannot be extended: a new VMA each pass, gone again after
-        assert [c[3] for c in rec.log] == [n0 + 1, n0]
+        assert [c.map_count for c in rec.log] == [n0 + 1, n0]
         child.validate()
     # between the two calls: the new page is a VMA of its own next to the inherited heap
     child.brk(base + PAGE_SIZE)
@@ -65,7 +37,7 @@ def test_processes_pass_creates_and_destroys_a_vma(kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_threads_pass_resizes_the_shared_heap(kind):
     wl = workloads.get("brk1")
-    mm = start_mm(kind)
+    mm = new_mm(kind)
     rec = Recorder(mm)
     base = wl.setup(rec, 0)
     n0 = mm.map_count
@@ -74,21 +46,15 @@ def test_threads_pass_resizes_the_shared_heap(kind):
     rec.log.clear()
     wl.loop(rec, base)
     # the starting mm owns its heap's anon_vma: brk expands it in place
-    assert [c[3] for c in rec.log] == [n0, n0]
+    assert [c.map_count for c in rec.log] == [n0, n0]
     assert mm.find_vma(base - 1).end == base
     mm.validate()
 
 
 def test_short_real_run_both_mms_both_modes(tmp_path):
-    cfg = R.RunConfig(workloads=["brk1"], procs=[2], samples=2, warmup=0.05, interval=0.05)
-    writer = RunWriter(tmp_path / "r", {})
-    run = R.Runner(cfg, writer)
-    status = run.run()
-    R.finish(writer, status, run.error)
-    assert status == "complete", run.error
-    df = load_run(tmp_path / "r").samples
+    df = short_real_run(tmp_path, "brk1")
     assert len(df) == 8
-    assert set(zip(df.mm, df["mode"])) == {(k, m) for k in KINDS for m in ("processes", "threads")}
+    assert set(zip(df.mm, df["mode"])) == CELLS
     assert df.ops.sum() > 0
     counters = [c for c in df.columns if c.endswith("_per_op")]
     assert counters

@@ -3,48 +3,22 @@
 from __future__ import annotations
 
 import pytest
+from wis_helpers import CELLS, KINDS, Recorder, new_mm, short_real_run
 
 from maple import workloads
-from maple.bench import runner as R
-from maple.bench.results import RunWriter, load_run
 from maple.linux import PAGE_SIZE
-from maple.mm import make_mm
-
-KINDS = ["maple", "legacy"]
-
-
-class Recorder:
-    def __init__(self, mm):
-        self.mm = mm
-        self.log = []
-
-    def __getattr__(self, name):
-        attr = getattr(self.mm, name)
-        if name not in ("brk", "mmap", "munmap", "mprotect", "fault"):
-            return attr
-
-        def call(*args, **kw):
-            result = attr(*args, **kw)
-            self.log.append((name, args, result, self.mm.map_count))
-            return result
-
-        return call
-
-
-def start_mm(kind):
-    return make_mm(kind, layout=R.default_layout())
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_processes_setup_creates_the_vma_and_the_loop_resizes_it(kind):
     wl = workloads.get("brk2")
-    child = start_mm(kind).fork()
+    child = new_mm(kind).fork()
     before = child.map_count
     old_brk = child.brk(0)
     rec = Recorder(child)
     base = wl.setup(rec, 0)
     assert base == old_brk + PAGE_SIZE
-    assert [(c[0], c[1], c[2]) for c in rec.log] == [("brk", (0,), old_brk), ("brk", (base,), base)]
+    assert [(c.name, c.args, c.result) for c in rec.log] == [("brk", (0,), old_brk), ("brk", (base,), base)]
     n0 = child.map_count
     assert n0 == before + 1  # the first brk after fork made the task's own heap VMA
     own = child.find_vma(old_brk)
@@ -52,9 +26,9 @@ def test_processes_setup_creates_the_vma_and_the_loop_resizes_it(kind):
     for _ in range(3):
         rec.log.clear()
         assert wl.loop(rec, base) == 2
-        assert [(c[0], c[1], c[2]) for c in rec.log] == [
+        assert [(c.name, c.args, c.result) for c in rec.log] == [
             ("brk", (base + PAGE_SIZE,), base + PAGE_SIZE), ("brk", (base,), base)]
-        assert [c[3] for c in rec.log] == [n0, n0]  # expand and contract, never a new VMA
+        assert [c.map_count for c in rec.log] == [n0, n0]  # expand and contract, never a new VMA
         assert child.find_vma(old_brk).end == base
         child.validate()
 
@@ -62,7 +36,7 @@ def test_processes_setup_creates_the_vma_and_the_loop_resizes_it(kind):
 @pytest.mark.parametrize("kind", KINDS)
 def test_threads_each_sbrk_gives_a_distinct_base(kind):
     wl = workloads.get("brk2")
-    mm = start_mm(kind)
+    mm = new_mm(kind)
     bases = [wl.setup(mm, t) for t in range(3)]
     assert bases == [bases[0] + i * PAGE_SIZE for i in range(3)]
     n0 = mm.map_count
@@ -73,12 +47,6 @@ def test_threads_each_sbrk_gives_a_distinct_base(kind):
 
 
 def test_short_real_run_both_mms_both_modes(tmp_path):
-    cfg = R.RunConfig(workloads=["brk2"], procs=[2], samples=2, warmup=0.05, interval=0.05)
-    writer = RunWriter(tmp_path / "r", {})
-    run = R.Runner(cfg, writer)
-    status = run.run()
-    R.finish(writer, status, run.error)
-    assert status == "complete", run.error
-    df = load_run(tmp_path / "r").samples
+    df = short_real_run(tmp_path, "brk2")
     assert len(df) == 8 and df.ops.sum() > 0
-    assert set(zip(df.mm, df["mode"])) == {(k, m) for k in KINDS for m in ("processes", "threads")}
+    assert set(zip(df.mm, df["mode"])) == CELLS

@@ -2,41 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
+import golden_runs as runs
 import pytest
-
-from maplebench.main import main
-
-
-def _runs_module():
-    name = "maplebench_test_runs"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "bench" / "golden" / "runs.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
+from cli_helpers import run_cli
 
 
-runs = _runs_module()
 GOLDEN = Path(__file__).resolve().parents[1] / "bench" / "golden"
-
-
-def run_cli(capsys, *argv):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
-
-
-@pytest.fixture()
-def pair(tmp_path):
-    return runs.reference_pair(tmp_path)
 
 
 def test_text_matches_golden(capsys, pair):

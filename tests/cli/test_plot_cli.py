@@ -2,34 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
-import pytest
-
-from maplebench.main import main
-
-
-def _runs_module():
-    name = "maplebench_test_runs"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "bench" / "golden" / "runs.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-runs = _runs_module()
-
-
-def run_cli(capsys, *argv):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
+import golden_runs as runs
+from cli_helpers import run_cli
 
 
 def test_plot_png(capsys, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,18 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
+from cli_helpers import run_cli
 
 from maple.bench.results import RunWriter, load_run
-from maplebench.main import main
-
-
-def _cli(capsys, *argv):
-    with pytest.raises(SystemExit) as exc:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 @pytest.mark.parametrize(
@@ -44,7 +35,7 @@ def _cli(capsys, *argv):
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, tmp_path, argv, named):
-    code, out, err = _cli(capsys, "run", *argv, "--out", str(tmp_path), "--quiet")
+    code, out, err = run_cli(capsys, "run", *argv, "--out", str(tmp_path), "--quiet")
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("maplebench: error:")
     assert named in err
@@ -53,21 +44,21 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path, argv, named):
 
 
 def test_no_workload_is_a_usage_error(capsys):
-    code, _, err = _cli(capsys, "run")
+    code, _, err = run_cli(capsys, "run")
     assert code == 2 and err.count("\n") == 1
 
 
 def test_refuses_folder_with_complete_run_unless_force(capsys, tmp_path):
     RunWriter(tmp_path / "done", {"name": "done"}).finish("complete")
     before = (tmp_path / "done" / "meta.json").read_text()
-    code, _, err = _cli(capsys, "run", "brk1", "--out", str(tmp_path), "--name", "done", "--quiet")
+    code, _, err = run_cli(capsys, "run", "brk1", "--out", str(tmp_path), "--name", "done", "--quiet")
     assert code == 2 and err.count("\n") == 1 and "done" in err and "--force" in err
     assert (tmp_path / "done" / "meta.json").read_text() == before  # untouched
 
 
 def test_out_pointing_at_a_complete_run_is_refused(capsys, tmp_path):
     RunWriter(tmp_path / "done", {"name": "done"}).finish("complete")
-    code, _, err = _cli(capsys, "run", "brk1", "--out", str(tmp_path / "done"), "--quiet")
+    code, _, err = run_cli(capsys, "run", "brk1", "--out", str(tmp_path / "done"), "--quiet")
     assert code == 2 and err.count("\n") == 1 and "--force" in err
     assert sorted(p.name for p in (tmp_path / "done").iterdir()) == ["meta.json", "samples.csv"]
 
@@ -75,17 +66,17 @@ def test_out_pointing_at_a_complete_run_is_refused(capsys, tmp_path):
 def test_unwritable_output_folder(capsys, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    code, _, err = _cli(capsys, "run", "brk1", "--out", str(blocker), "--name", "x", "--quiet")
+    code, _, err = run_cli(capsys, "run", "brk1", "--out", str(blocker), "--name", "x", "--quiet")
     assert code == 2 and err.count("\n") == 1 and str(blocker) in err
 
 
 def test_bad_name(capsys, tmp_path):
-    code, _, err = _cli(capsys, "run", "brk1", "--out", str(tmp_path), "--name", "../up", "--quiet")
+    code, _, err = run_cli(capsys, "run", "brk1", "--out", str(tmp_path), "--name", "../up", "--quiet")
     assert code == 2 and "../up" in err
 
 
 def test_quick_run_both_mms_and_modes(capsys, tmp_path):
-    code, out, err = _cli(capsys, "run", "brk1", "--quick", "--out", str(tmp_path), "--name", "q",
+    code, out, err = run_cli(capsys, "run", "brk1", "--quick", "--out", str(tmp_path), "--name", "q",
                           "--interval", "0.05", "--warmup", "0.05", "--samples", "2")
     assert code == 0, err
     folder = tmp_path / "q"
@@ -104,16 +95,16 @@ def test_quick_run_both_mms_and_modes(capsys, tmp_path):
     assert meta["options"]["layout"]
     assert isinstance(meta["gil_enabled"], bool)
     # a second run into the same name is refused, then allowed with --force
-    code, _, err = _cli(capsys, "run", "brk1", "--quick", "--out", str(tmp_path), "--name", "q")
+    code, _, err = run_cli(capsys, "run", "brk1", "--quick", "--out", str(tmp_path), "--name", "q")
     assert code == 2
-    code, _, err = _cli(capsys, "run", "brk1", "--quick", "--out", str(tmp_path), "--name", "q",
+    code, _, err = run_cli(capsys, "run", "brk1", "--quick", "--out", str(tmp_path), "--name", "q",
                         "--force", "--mm", "maple", "--mode", "threads", "--quiet")
     assert code == 0, err
     assert set(load_run(folder).samples.mm) == {"maple"}
 
 
 def test_help_states_defaults_and_gil(capsys):
-    code, out, _ = _cli(capsys, "run", "--help")
+    code, out, _ = run_cli(capsys, "run", "--help")
     assert code == 0
     text = " ".join(out.split())
     assert "GIL" in text and "--samples 5" in text and "--warmup 6" in text and "--procs 2.." in text

@@ -3,40 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from wis_helpers import KINDS, MODES, Recorder, new_mm, spans
 
 from maple import workloads
 from maple.bench import runner as R
 from maple.errors import InputError
 from maple.linux import MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE
-from maple.mm import make_mm
 from maple.workloads.base import LoopWorkload, TimedWorkload
 
-KINDS = ["maple", "legacy"]
 MEMSIZE = 128 << 20
 PAGES = MEMSIZE // PAGE_SIZE
 WIS = ["brk1", "brk2", "malloc1", "mmap1", "mmap2", "page_fault1", "page_fault2", "page_fault3"]
-
-
-class Recorder:
-    def __init__(self, mm):
-        self.mm = mm
-        self.calls = []
-
-    def __getattr__(self, name):
-        attr = getattr(self.mm, name)
-        if name not in ("brk", "mmap", "munmap", "mprotect", "fault"):
-            return attr
-
-        def call(*args, **kw):
-            result = attr(*args, **kw)
-            self.calls.append((name, args, kw, result))
-            return result
-
-        return call
-
-
-def _spans(mm):
-    return [(v.start, v.end, v.prot, v.flags) for v in mm.vmas()]
 
 
 def test_registry_names_and_classes():
@@ -86,21 +63,21 @@ def test_timed_workloads_register_when_present():
 ])
 def test_page_fault_pass(kind, name, flags, uses_file):
     wl = workloads.get(name)
-    mm = make_mm(kind, layout=R.default_layout()).fork()
+    mm = new_mm(kind).fork()
     rec = Recorder(mm)
     state = wl.setup(rec, 3)
-    before = _spans(mm)
+    before = spans(mm)
     total = sum(wl.loop(rec, state) for _ in range(wl.steps_per_loop))
     assert total == PAGES
-    mmap_call = rec.calls[0]
-    assert mmap_call[0] == "mmap" and mmap_call[1][:4] == (0, MEMSIZE, PROT_READ | PROT_WRITE, flags)
-    assert (len(mmap_call[1]) > 4 and mmap_call[1][4] is not None) == uses_file
-    addr = mmap_call[3]
-    faults = [c for c in rec.calls if c[0] == "fault"]
-    assert [c[1][0] for c in faults] == [addr + i * PAGE_SIZE for i in range(PAGES)]
-    assert rec.calls[-1][:2] == ("munmap", (addr, MEMSIZE))
-    assert len(rec.calls) == PAGES + 2
-    assert _spans(mm) == before
+    mmap_call = rec.log[0]
+    assert mmap_call.name == "mmap" and mmap_call.args[:4] == (0, MEMSIZE, PROT_READ | PROT_WRITE, flags)
+    assert (len(mmap_call.args) > 4 and mmap_call.args[4] is not None) == uses_file
+    addr = mmap_call.result
+    faults = [c for c in rec.log if c.name == "fault"]
+    assert [c.args[0] for c in faults] == [addr + i * PAGE_SIZE for i in range(PAGES)]
+    assert rec.log[-1][:2] == ("munmap", (addr, MEMSIZE))
+    assert len(rec.log) == PAGES + 2
+    assert spans(mm) == before
     mm.validate()
 
 
@@ -111,16 +88,16 @@ def test_page_fault_pass(kind, name, flags, uses_file):
 ])
 def test_mmap_pass(kind, name, flags, uses_file):
     wl = workloads.get(name)
-    mm = make_mm(kind, layout=R.default_layout())
+    mm = new_mm(kind)
     rec = Recorder(mm)
     state = wl.setup(rec, 0)
-    before = _spans(mm)
+    before = spans(mm)
     assert wl.loop(rec, state) == 1
-    assert [c[0] for c in rec.calls] == ["mmap", "munmap"]
-    assert rec.calls[0][1][:4] == (0, MEMSIZE, PROT_READ | PROT_WRITE, flags)
-    assert (len(rec.calls[0][1]) > 4 and rec.calls[0][1][4] is not None) == uses_file
-    assert rec.calls[1][1] == (rec.calls[0][3], MEMSIZE)
-    assert _spans(mm) == before
+    assert [c.name for c in rec.log] == ["mmap", "munmap"]
+    assert rec.log[0].args[:4] == (0, MEMSIZE, PROT_READ | PROT_WRITE, flags)
+    assert (len(rec.log[0].args) > 4 and rec.log[0].args[4] is not None) == uses_file
+    assert rec.log[1].args == (rec.log[0].result, MEMSIZE)
+    assert spans(mm) == before
     mm.validate()
 
 
@@ -128,17 +105,16 @@ def test_mmap_pass(kind, name, flags, uses_file):
 def test_deterministic_counters_are_repeatable(name):
     wl = workloads.get(name)
     tasks = 1 if wl.steps_per_loop > 1 else 2  # a page-fault pass is 32768 faults
-    for mode in ("processes", "threads"):
+    for mode in MODES:
         for kind in KINDS:
-            a = R.deterministic_counters(wl, make_mm(kind, layout=R.default_layout()), mode, tasks)
-            b = R.deterministic_counters(wl, make_mm(kind, layout=R.default_layout()), mode, tasks)
+            a = R.deterministic_counters(wl, new_mm(kind), mode, tasks)
+            b = R.deterministic_counters(wl, new_mm(kind), mode, tasks)
             assert a == b
             assert a["syscalls_per_op"] > 0
 
 
 def test_processes_pass_equals_every_task():
     wl = workloads.get("brk1")
-    one = R.deterministic_counters(wl, make_mm("legacy", layout=R.default_layout()), "processes", 3)
-    three = R.deterministic_counters(wl, make_mm("legacy", layout=R.default_layout()), "processes", 3,
-                                     simulate_tasks=3)
+    one = R.deterministic_counters(wl, new_mm("legacy"), "processes", 3)
+    three = R.deterministic_counters(wl, new_mm("legacy"), "processes", 3, simulate_tasks=3)
     assert one == three

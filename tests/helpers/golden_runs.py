@@ -1,4 +1,4 @@
-"""Fixed run folders for the statistics, compare, gate and plot tests.
+"""Fixed run folders for the statistics, compare, render, gate and plot tests (bench and CLI).
 
 Built with the runner's own ``RunWriter`` so the tests read exactly what ``maplebench run``
 writes. The will-it-scale samples of ``brk1-processes-2`` were chosen (integer per-second
@@ -8,7 +8,8 @@ totals, n = 15) so that mmtests' statistics reproduce the reference rows
     HStddev   brk1-processes-2            5248.25 (   0.00%)         5810.57 ( -10.71%)
 
 and the kernbench user times are the reference's 885.10/885.40/885.52 vs 886.00/886.12/886.09
-(``Amean user-2 885.34 ... 886.07 *  -0.08%*``).
+(``Amean user-2 885.34 ... 886.07 *  -0.08%*``). The expected outputs these runs are checked
+against are the golden files in ``tests/bench/golden``.
 """
 
 from __future__ import annotations
