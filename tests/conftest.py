@@ -18,6 +18,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 _HELPERS = str(Path(__file__).resolve().parent / "helpers")
 if _HELPERS not in sys.path:
     sys.path.insert(0, _HELPERS)
+
+# the helpers assert too (a run that did not complete, a CLI that did not exit): give their
+# failures pytest's detailed assertion messages
+pytest.register_assert_rewrite("cli_helpers", "golden_runs", "wis_helpers")

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from maple import workloads
 from maple.bench import runner as R
 from maple.bench.results import RunWriter, load_run
 from maple.mm import make_mm
@@ -62,6 +63,20 @@ class Recorder:
 def new_mm(kind: str) -> Any:
     """A fresh address space of ``kind`` with the runner's default process layout."""
     return make_mm(kind, layout=R.default_layout())
+
+
+def start_pass(name: str, kind: str, mode: str, task: int = 0) -> tuple[Any, Any, Recorder, Any]:
+    """Set up workload ``name`` as ``task`` in a fresh ``kind`` mm, recorded: (wl, mm, rec, state).
+
+    In processes mode the task runs in a fork of the starting mm, as will-it-scale's children
+    do; in threads mode it shares the starting mm itself.
+    """
+    wl = workloads.get(name)
+    mm = new_mm(kind)
+    if mode == "processes":
+        mm = mm.fork()
+    rec = Recorder(mm)
+    return wl, mm, rec, wl.setup(rec, task)
 
 
 def spans(mm: Any) -> list[tuple[int, int, int, int]]:

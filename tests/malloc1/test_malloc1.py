@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from wis_helpers import CELLS, KINDS, MODES, Recorder, new_mm, short_real_run, spans
+from wis_helpers import CELLS, KINDS, MODES, new_mm, short_real_run, spans, start_pass
 
-from maple import workloads
 from maple.linux import MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE
 from maple.workloads.malloc1 import glibc_mmap_size
 
@@ -22,12 +21,7 @@ def test_glibc_size():
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("mode", MODES)
 def test_one_pass(kind, mode):
-    wl = workloads.get("malloc1")
-    mm = new_mm(kind)
-    if mode == "processes":
-        mm = mm.fork()
-    rec = Recorder(mm)
-    state = wl.setup(rec, 0)
+    wl, mm, rec, state = start_pass("malloc1", kind, mode)
     before = spans(mm)
     for _ in range(2):
         rec.log.clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from wis_helpers import CELLS, KINDS, MODES, Recorder, new_mm, short_real_run, spans
+from wis_helpers import CELLS, KINDS, MODES, new_mm, short_real_run, spans, start_pass
 
 from maple import workloads
 from maple.linux import MAP_SHARED, PAGE_SIZE, PROT_READ, PROT_WRITE
@@ -15,12 +15,7 @@ PAGES = MEMSIZE // PAGE_SIZE
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("mode", MODES)
 def test_one_pass(kind, mode):
-    wl = workloads.get("page_fault3")
-    mm = new_mm(kind)
-    if mode == "processes":
-        mm = mm.fork()
-    rec = Recorder(mm)
-    state = wl.setup(rec, 0)
+    wl, mm, rec, state = start_pass("page_fault3", kind, mode)
     file = state[0]
     before = spans(mm)
     ops = [wl.loop(rec, state) for _ in range(wl.steps_per_loop)]

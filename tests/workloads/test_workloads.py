@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from wis_helpers import KINDS, MODES, Recorder, new_mm, spans
+from wis_helpers import KINDS, MODES, new_mm, spans, start_pass
 
 from maple import workloads
 from maple.bench import runner as R
@@ -62,10 +62,7 @@ def test_timed_workloads_register_when_present():
     ("page_fault2", MAP_PRIVATE, True),
 ])
 def test_page_fault_pass(kind, name, flags, uses_file):
-    wl = workloads.get(name)
-    mm = new_mm(kind).fork()
-    rec = Recorder(mm)
-    state = wl.setup(rec, 3)
+    wl, mm, rec, state = start_pass(name, kind, "processes", task=3)
     before = spans(mm)
     total = sum(wl.loop(rec, state) for _ in range(wl.steps_per_loop))
     assert total == PAGES
@@ -87,10 +84,7 @@ def test_page_fault_pass(kind, name, flags, uses_file):
     ("mmap2", MAP_PRIVATE, True),
 ])
 def test_mmap_pass(kind, name, flags, uses_file):
-    wl = workloads.get(name)
-    mm = new_mm(kind)
-    rec = Recorder(mm)
-    state = wl.setup(rec, 0)
+    wl, mm, rec, state = start_pass(name, kind, "threads")
     before = spans(mm)
     assert wl.loop(rec, state) == 1
     assert [c.name for c in rec.log] == ["mmap", "munmap"]
