@@ -118,7 +118,7 @@ def test_rwsem_waiting_writer_is_not_starved_by_new_readers():
     sem.down_read()
     w = threading.Thread(target=lambda: (sem.down_write(), order.append("w"), sem.up_write()))
     w.start()
-    while not sem._waiting_writers:
+    while not sem.waiters:
         time.sleep(0.001)
     r = threading.Thread(target=lambda: (sem.down_read(), order.append("r"), sem.up_read()))
     r.start()
