@@ -7,7 +7,7 @@ from pathlib import Path
 
 import golden_runs as runs
 import pytest
-from cli_helpers import run_cli
+from cli_helpers import assert_input_error, run_cli
 
 
 GOLDEN = Path(__file__).resolve().parents[1] / "bench" / "golden"
@@ -74,6 +74,4 @@ def test_bad_input(capsys, tmp_path, pair):
         (["compare"], "RESULT"),
     ]
     for argv, needle in cases:
-        rc, out, err = run_cli(capsys, *argv)
-        assert rc == 2, argv
-        assert err.count("\n") == 1 and needle in err and "Traceback" not in err, (argv, err)
+        assert_input_error(capsys, argv, needle)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import golden_runs as runs
-from cli_helpers import run_cli
+from cli_helpers import assert_input_error, run_cli
 
 
 def test_exit_codes(capsys, pair):
@@ -57,9 +57,7 @@ def test_bad_input(capsys, tmp_path, pair):
         (["gate", "--baseline", base, "--current", new, "--only", "latency"], "latency"),
     ]
     for argv, needle in cases:
-        rc, out, err = run_cli(capsys, *argv)
-        assert rc == 2, argv
-        assert err.count("\n") == 1 and needle in err and "Traceback" not in err, (argv, err)
+        assert_input_error(capsys, argv, needle)
     assert afile.read_text() == "x"
 
 

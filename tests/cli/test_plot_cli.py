@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 import golden_runs as runs
-from cli_helpers import run_cli
+from cli_helpers import assert_input_error, run_cli
 
 
 def test_plot_png(capsys, tmp_path):
@@ -24,7 +24,5 @@ def test_bad_paths(capsys, tmp_path):
         (["plot", run], "-o"),
     ]
     for argv, needle in cases:
-        rc, out, err = run_cli(capsys, *argv)
-        assert rc == 2, argv
-        assert err.count("\n") == 1 and needle in err and "Traceback" not in err, (argv, err)
+        assert_input_error(capsys, argv, needle)
     assert not (tmp_path / "x.gif").exists() and not (tmp_path / "x.png").exists()
