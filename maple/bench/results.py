@@ -1,6 +1,6 @@
 """Results folders: one per run, written so that a crash never leaves a file that looks complete.
 
-Layout of ``results/<name>/`` (documented in docs/results-format.md):
+Layout of ``results/<name>/`` (documented in docs/runner.md, "Results"):
 
 * ``meta.json``   what ran, where, versions and ``status`` (running, complete, interrupted, failed)
 * ``samples.csv`` tidy per-sample data, one row per (workload, mm, mode, tasks, sample)
