@@ -105,6 +105,24 @@ MM_COUNTER_KEYS = (
 )
 
 
+class _FaultCounts:
+    """One thread's share of the counters that faults bump under the *read* lock.
+
+    Readers run concurrently, so a shared ``+=`` could lose counts (not on CPython 3.11 with
+    the GIL, where the increment is never interrupted, but on free-threaded builds); each
+    thread bumps its own object and ``MM.counters`` sums them (the kernel's per-CPU
+    ``vm_event_states``)."""
+
+    __slots__ = ("faults", "minor_faults", "cow_faults", "pages_mapped")
+
+    def __init__(self) -> None:
+        self.faults = self.minor_faults = self.cow_faults = self.pages_mapped = 0
+
+
+#: counters kept per thread (summed on read) because faults bump them under the read lock
+_PER_THREAD_KEYS = _FaultCounts.__slots__
+
+
 def _is_mergeable_anon_vma(src_anon: AnonVma | None, src: VMA | None, tgt: VMA) -> bool:
     """``is_mergeable_anon_vma`` (v5.15-v6.1): may memory with anon_vma ``src_anon`` join
     ``tgt``? A missing anon_vma on either side is fine only if ``tgt``'s anon_vma chain is
@@ -153,6 +171,7 @@ class MM:
     __slots__ = (
         "_index", "kind", "mmap_lock", "_pt", "_ptl", "_map_count", "max_map_count",
         "mmap_base", "start_brk", "_brk", "start_stack", "exited", "rules", "_anon_ok",
+        "_tls", "_fault_counts", "_pte_lock",
         # counters
         "_syscalls", "_mmap_calls", "_munmap_calls", "_mprotect_calls", "_brk_calls", "_forks",
         "_exits", "_faults", "_minor_faults", "_cow_faults", "_stack_expansions",
@@ -180,6 +199,8 @@ class MM:
         self._pt: dict[int, int] = {}
         #: page_table_lock: serialises anon_vma_prepare between concurrent faults
         self._ptl = threading.Lock()
+        #: the PTE lock: serialises concurrent faults installing or upgrading a PTE
+        self._pte_lock = threading.Lock()
         self._map_count = len(index)
         self.max_map_count = max_map_count
         self.mmap_base = mmap_base
@@ -189,6 +210,8 @@ class MM:
         self.exited = False
         for key in MM_COUNTER_KEYS:
             setattr(self, "_" + key, 0)
+        self._tls = threading.local()
+        self._fault_counts: list[_FaultCounts] = []
 
     # ------------------------------------------------------------------ inspection
 
@@ -218,7 +241,16 @@ class MM:
         out = dict(self._index.counters)
         for key in MM_COUNTER_KEYS:
             out[key] = getattr(self, "_" + key)
+        for fc in tuple(self._fault_counts):
+            for key in _PER_THREAD_KEYS:
+                out[key] += getattr(fc, key)
         return out
+
+    def _thread_fault_counts(self) -> _FaultCounts:
+        """This thread's ``_FaultCounts``, created on its first fault."""
+        fc = self._tls.fc = _FaultCounts()
+        self._fault_counts.append(fc)
+        return fc
 
     def vmas(self) -> list[VMA]:
         """The VMAs in address order."""
@@ -356,15 +388,19 @@ class MM:
         ``VM_GROWSDOWN`` VMA grows it (``expand_stack``) under the write lock, as kernels
         since 6.5 do. Raises ``SegmentationFault`` (SEGV_MAPERR / SEGV_ACCERR).
         """
+        try:
+            fc = self._tls.fc
+        except AttributeError:
+            fc = self._thread_fault_counts()
         lock = self.mmap_lock
         lock.down_read()
         try:
-            self._faults += 1
+            fc.faults += 1
             vma = self._index.find_vma(addr)
             if vma is None:
                 raise SegmentationFault(addr, write, "SEGV_MAPERR", "no VMA at or above it")
             if vma.start <= addr:
-                self._handle_fault(vma, addr, write)
+                self._handle_fault(vma, addr, write, fc)
                 return
             if not vma.flags & VM_GROWSDOWN:
                 raise SegmentationFault(addr, write, "SEGV_MAPERR", f"in the gap below {vma!r}")
@@ -380,7 +416,7 @@ class MM:
                 if not vma.flags & VM_GROWSDOWN:
                     raise SegmentationFault(addr, write, "SEGV_MAPERR", f"in the gap below {vma!r}")
                 self._expand_downwards(vma, addr, write)
-            self._handle_fault(vma, addr, write)
+            self._handle_fault(vma, addr, write, fc)
         finally:
             lock.up_write()
 
@@ -857,8 +893,13 @@ class MM:
             vma.anon_vma_chain = 1
             vma.anon_vma = anon
 
-    def _handle_fault(self, vma: VMA, addr: int, write: bool) -> None:
-        """``access_error`` then ``handle_mm_fault`` on the page-table model."""
+    def _handle_fault(self, vma: VMA, addr: int, write: bool, fc: _FaultCounts) -> None:
+        """``access_error`` then ``handle_mm_fault`` on the page-table model.
+
+        A PTE that is already suitable is a minor fault, read without locks. Otherwise the
+        anon_vma is prepared first (it takes ``page_table_lock``), then the PTE is re-read
+        and changed under the PTE lock (``pte_offset_map_lock``), so concurrent faults on one
+        page map it once; the loser finds it present and counts a minor fault."""
         flags = vma.flags
         if write:
             if not flags & VM_WRITE:
@@ -868,28 +909,36 @@ class MM:
         vpn = addr >> PAGE_SHIFT
         pt = self._pt
         pte = pt.get(vpn)
-        if pte is not None:
-            if not write or pte & PTE_WRITE:
-                self._minor_faults += 1
-                return
-            # write to a present read-only PTE: copy-on-write or make it dirty
-            if not flags & VM_SHARED:
-                if vma.anon_vma is None:
-                    self._anon_vma_prepare(vma)
-                self._cow_faults += 1
-            pt[vpn] = PTE_PRESENT | PTE_WRITE
+        if pte is not None and (not write or pte & PTE_WRITE):
+            fc.minor_faults += 1
             return
         file = vma.file
-        if file is not None:
-            file.pages.add(vma.pgoff + ((addr - vma.start) >> PAGE_SHIFT))
-            if write and not flags & VM_SHARED:
-                if vma.anon_vma is None:
-                    self._anon_vma_prepare(vma)
-                self._cow_faults += 1
-        elif write and vma.anon_vma is None:
+        private = not flags & VM_SHARED
+        # a private write (COW of a file page, or upgrading a read-only PTE) or a first write
+        # to anonymous memory needs an anon_vma
+        if write and vma.anon_vma is None and (private or (pte is None and file is None)):
             self._anon_vma_prepare(vma)
-        pt[vpn] = PTE_PRESENT | PTE_WRITE if write else PTE_PRESENT
-        self._pages_mapped += 1
+        lock = self._pte_lock
+        lock.acquire()
+        try:
+            pte = pt.get(vpn)
+            if pte is not None:
+                if not write or pte & PTE_WRITE:  # a concurrent fault got there first
+                    fc.minor_faults += 1
+                    return
+                # write to a present read-only PTE: copy-on-write or make it dirty
+                if private:
+                    fc.cow_faults += 1
+                pt[vpn] = PTE_PRESENT | PTE_WRITE
+                return
+            if file is not None:
+                file.pages.add(vma.pgoff + ((addr - vma.start) >> PAGE_SHIFT))
+                if write and private:
+                    fc.cow_faults += 1
+            pt[vpn] = PTE_PRESENT | PTE_WRITE if write else PTE_PRESENT
+            fc.pages_mapped += 1
+        finally:
+            lock.release()
 
     def _expand_downwards(self, vma: VMA, addr: int, write: bool) -> None:
         """``expand_downwards``: grow a ``VM_GROWSDOWN`` VMA to cover ``addr``."""
