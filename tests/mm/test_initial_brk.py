@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from maple.mm.layout import build_vmas, initial_brk, parse_maps
-from maple.trace.replay import DEFAULT_LAYOUT
 from mm_helpers import ANON, RW, P, check, new_mm
 
 #: GNU make 4.3 right after execve (from the shipped kernbench trace): a one-page hole at
@@ -110,12 +109,76 @@ def test_a_heap_line_wins(kind):
     assert (mm.start_brk, mm.brk_value) == (0x5555555A0000, 0x5555555C1000)
 
 
-def test_default_trace_layout_and_builtins_keep_a_growable_break(kind):
-    for layout in (DEFAULT_LAYOUT, "cat", "python"):
+def test_builtin_layouts_keep_a_growable_break(kind):
+    for layout in ("cat", "python"):
         mm = new_mm(kind, layout)
         old = mm.brk(0)
+        assert old == mm.find_vma(mm.start_brk).end  # their [heap] line
         assert mm.brk(old + 16 * P) == old + 16 * P
         addr = mm.mmap(0, P, RW, ANON)
         assert not (old <= addr < old + 16 * P)
         check(mm)
-    assert brk_of(DEFAULT_LAYOUT) == 0x256D000  # cc1: end of its bss VMA
+
+
+def test_a_large_bss_like_cc1s():
+    text = (
+        "00400000-00631000 r--p 00000000 fe:00 270392    /usr/lib/gcc/x86_64-linux-gnu/12/cc1\n"
+        "00631000-019f5000 r-xp 00231000 fe:00 270392    /usr/lib/gcc/x86_64-linux-gnu/12/cc1\n"
+        "019f5000-023bd000 r--p 015f5000 fe:00 270392    /usr/lib/gcc/x86_64-linux-gnu/12/cc1\n"
+        "023bd000-023cd000 rw-p 01fbc000 fe:00 270392    /usr/lib/gcc/x86_64-linux-gnu/12/cc1\n"
+        "023cd000-0256d000 rw-p 00000000 00:00 0\n"
+        "7ffff7fc8000-7ffff7fca000 r-xp 00000000 00:00 0     [vdso]\n"
+    )
+    assert brk_of(text) == 0x256D000
+
+
+# ---------------------------------------------------------------- against the running kernel
+
+
+def _maps_without_aslr(argv: list[str], stdin: str | None = None) -> str:
+    import platform
+    import shutil
+    import subprocess
+
+    if platform.system() != "Linux" or shutil.which("setarch") is None:
+        pytest.skip("needs Linux and setarch")
+    try:
+        out = subprocess.run(
+            ["setarch", platform.machine(), "-R", *argv], input=stdin, capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"cannot run {argv[0]} without randomisation: {exc}")
+    if out.returncode != 0 or "[heap]" not in out.stdout:
+        pytest.skip(f"setarch -R {argv[0]} gave no maps with a heap: {out.stderr.strip()[:200]}")
+    return out.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        # bash: its bss is a separate anonymous VMA
+        ["bash", "-c", "cat /proc/$$/maps"],
+        # CPython: the bss fits in the last file page, no bss VMA
+        [__import__("sys").executable, "-c", "print(open('/proc/self/maps').read(), end='')"],
+        # GNU make: a one-page hole inside its image, then the bss (the kernbench case)
+        ["make", "-s", "-f", "-"],
+    ],
+    ids=["bash", "python", "make"],
+)
+def test_kernel_puts_the_heap_where_initial_brk_says(argv):
+    """With randomisation off the kernel's ``[heap]`` starts at ``start_brk``; with the heap
+    line removed, ``initial_brk`` must find that address from the rest of the layout."""
+    if argv[0] == "make":
+        import shutil
+
+        if shutil.which("make") is None:
+            pytest.skip("make is not installed")
+    stdin = "all:\n\t@cat /proc/$$PPID/maps\n" if argv[0] == "make" else None
+    entries = parse_maps(_maps_without_aslr(argv, stdin))
+    heap = next(e for e in entries if e.name == "[heap]")
+    rest = [e for e in entries if e.name != "[heap]"]
+    assert brk_of_entries(rest) == heap.start
+
+
+def brk_of_entries(entries) -> int:
+    return initial_brk(build_vmas(entries).vmas)
