@@ -38,11 +38,19 @@ COUNTER_SUFFIX = "_per_op"
 STATUSES = ("running", "complete", "interrupted", "failed")
 
 
+def _file_mode() -> int:
+    """The mode ``open()`` would give a new file (0666 less the umask); mkstemp uses 0600."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename (atomic on POSIX)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
             fh.flush()
