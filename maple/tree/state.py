@@ -13,12 +13,10 @@ larger limit or the other direction resumes from it).
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from typing import Any
 
 from maple.tree.constants import ULONG_MAX
 from maple.tree.errors import InvalidArgument
-from maple.tree.node import RANGE64_WALK_LINES as _LEAF_LINES
 from maple.tree.node import Node
 from maple.tree.tree import MapleTree, check_area_args, check_index
 
@@ -87,8 +85,8 @@ class MaState:
         tree = self.tree
         while True:
             self._seq = tree._seq
-            node, inner, height, inner_lines = tree._top
-            if inner is None:
+            node, o = tree._walk(index)
+            if o < 0:
                 self._node = None
                 if node is None:
                     self.index, self.last = 0, _MAX
@@ -101,18 +99,10 @@ class MaState:
                 self.index, self.last = 1, _MAX
                 self.status = NONE
                 return None
-            lines = 0
-            for _ in inner:
-                o = bisect_left(node.pivots, index)
-                lines += inner_lines[o]
-                node = node.slots[o]
-            pivots = node.pivots
-            o = bisect_left(pivots, index)
-            tree._visited += height
-            tree._lines += lines + _LEAF_LINES[o]
             entry = node.slots[o]
             if node.dead:
                 continue
+            pivots = node.pivots
             self._node = node
             self._off = o
             self.index = pivots[o - 1] + 1 if o else node.min
@@ -141,12 +131,8 @@ class MaState:
         st = self.status
         if st == ACTIVE:
             return self._next_slot(max)
-        if st == UNDERFLOW:
-            return self._resume(max, True)
-        if st == OVERFLOW:
-            if self.last >= max:
-                return None
-            return self._next_slot(max)
+        if st == UNDERFLOW or st == OVERFLOW:
+            return self._forward_from_limit(st, max)
         if st == PAUSE:
             if self.last >= max:
                 self.status = OVERFLOW
@@ -176,12 +162,8 @@ class MaState:
         st = self.status
         if st == ACTIVE:
             return self._prev_slot(min)
-        if st == OVERFLOW:
-            return self._resume(min, False)
-        if st == UNDERFLOW:
-            if self.index <= min:
-                return None
-            return self._prev_slot(min)
+        if st == OVERFLOW or st == UNDERFLOW:
+            return self._back_from_limit(st, min)
         if st == PAUSE:
             if self.index <= min:
                 self.status = UNDERFLOW
@@ -205,12 +187,8 @@ class MaState:
         st = self.status
         if st == ACTIVE:
             return self._next_slot(max)
-        if st == UNDERFLOW:
-            return self._resume(max, True)
-        if st == OVERFLOW:
-            if self.last >= max:
-                return None
-            return self._next_slot(max)
+        if st == UNDERFLOW or st == OVERFLOW:
+            return self._forward_from_limit(st, max)
         if st == START or st == PAUSE:
             self._locate(self.index)
             if self.status == ACTIVE:
@@ -226,12 +204,8 @@ class MaState:
         st = self.status
         if st == ACTIVE:
             return self._prev_slot(min)
-        if st == OVERFLOW:
-            return self._resume(min, False)
-        if st == UNDERFLOW:
-            if self.index <= min:
-                return None
-            return self._prev_slot(min)
+        if st == OVERFLOW or st == UNDERFLOW:
+            return self._back_from_limit(st, min)
         if st == START or st == PAUSE:
             self._locate(self.index)
             if self.status == ACTIVE:
@@ -244,6 +218,23 @@ class MaState:
             return self._root_prev(min)
         self.status = UNDERFLOW
         return None
+
+    def _forward_from_limit(self, st: str, max: int) -> Any:
+        """find/next after an iteration stopped at a limit: turn around after an underflow,
+        step on after an overflow if ``max`` now allows it."""
+        if st == UNDERFLOW:
+            return self._resume(max, True)
+        if self.last >= max:
+            return None
+        return self._next_slot(max)
+
+    def _back_from_limit(self, st: str, min: int) -> Any:
+        """find_rev/prev after an iteration stopped at a limit (the mirror of the above)."""
+        if st == OVERFLOW:
+            return self._resume(min, False)
+        if self.index <= min:
+            return None
+        return self._prev_slot(min)
 
     def _resume(self, limit: int, forward: bool) -> Any:
         """Turn around after hitting a limit: an iteration that underflowed stands *before* its
@@ -282,26 +273,21 @@ class MaState:
                 return None
             node = self._node
             o = self._off + 1
+            want = self.last + 1
             if o < len(node.slots):
-                self.index = self.last + 1
+                self.index = want
                 self.last = node.pivots[o]
                 self._off = o
                 entry = node.slots[o]
-                if node.dead:  # replaced under us (rcu): find the same place in the new tree
-                    want = self.index
-                    entry = self._locate(want)
-                    if self._node is None:
-                        self.status = OVERFLOW
-                        return None
-                    if self.index < want:  # that range changed: it counts as already passed
-                        continue
+                walk = node.dead  # replaced under us (rcu): find the same place in the new tree
             else:
-                want = self.last + 1
+                walk = True  # the next leaf
+            if walk:
                 entry = self._locate(want)
                 if self._node is None:  # the tree shrank to a lone root entry (or nothing)
                     self.status = OVERFLOW
                     return None
-                if self.index < want:
+                if self.index < want:  # that range changed: it counts as already passed
                     continue
             if entry is not None:
                 self.status = ACTIVE
@@ -321,32 +307,26 @@ class MaState:
                 return None
             node = self._node
             o = self._off - 1
+            want = self.index - 1
             if o >= 0:
-                self.last = self.index - 1
+                self.last = want
                 self.index = node.pivots[o - 1] + 1 if o else node.min
                 self._off = o
                 entry = node.slots[o]
-                if node.dead:
-                    want = self.last
-                    entry = self._locate(want)
-                    if self._node is None:
-                        self.status = UNDERFLOW
-                        return entry
-                    if self.last > want:
-                        continue
+                dead = walk = node.dead
             else:
-                want = self.index - 1
+                dead = False
+                walk = True  # the previous leaf
+            if walk:
                 entry = self._locate(want)
                 if self._node is None:  # the tree shrank to a lone root entry (or nothing)
-                    if entry is not None:
-                        return entry
-                    self.status = UNDERFLOW
-                    return None
+                    # status as before this refactor: root after a leaf crossing, underflow
+                    # after a dead node (see the round-3 report; kept, counters/behaviour frozen)
+                    if entry is None or dead:
+                        self.status = UNDERFLOW
+                    return entry
                 if self.last > want:
                     continue
-            if entry is not None:
-                self.status = ACTIVE
-                return entry
             if entry is not None:
                 self.status = ACTIVE
                 return entry
@@ -377,17 +357,15 @@ class MaState:
     def empty_area(self, min: int, max: int, size: int) -> None:
         """mas_empty_area: the lowest empty window of ``size`` within [min, max] becomes
         index/last. InvalidArgument for bad limits, NoSpace if there is none."""
-        check_area_args(min, max, size)
-        start = self.tree._empty_area(min, max, size)
-        self.index = start
-        self.last = start + size - 1
-        self.status = START
-        self._node = None
+        self._empty_area(min, max, size, False)
 
     def empty_area_rev(self, min: int, max: int, size: int) -> None:
         """mas_empty_area_rev: the highest such window."""
+        self._empty_area(min, max, size, True)
+
+    def _empty_area(self, min: int, max: int, size: int, rev: bool) -> None:
         check_area_args(min, max, size)
-        start = self.tree._empty_area_rev(min, max, size)
+        start = self.tree._empty_area(min, max, size, rev)
         self.index = start
         self.last = start + size - 1
         self.status = START
