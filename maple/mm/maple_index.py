@@ -179,21 +179,14 @@ class MapleVmaIndex:
                 return None
             gap = mas.index
             gap += (align_offset - gap) & align_mask
-            tmp = mas.next(ULONG_MAX)
-            if tmp is not None and tmp.flags & _STARTGAP_FLAGS:
-                self._vmas_visited += 1
+            tmp, grows_down = self._guard_neighbour(mas)
+            if grows_down:
                 if vm_start_gap(tmp.start, tmp.flags) < gap + length - 1:
                     low_limit = tmp.end
                     continue
-            else:
-                if tmp is not None:
-                    self._vmas_visited += 1
-                tmp = mas.prev(0)
-                if tmp is not None:
-                    self._vmas_visited += 1
-                    if vm_end_gap(tmp.end, tmp.flags) > gap:
-                        low_limit = vm_end_gap(tmp.end, tmp.flags)
-                        continue
+            elif tmp is not None and vm_end_gap(tmp.end, tmp.flags) > gap:
+                low_limit = vm_end_gap(tmp.end, tmp.flags)
+                continue
             return gap
 
     def unmapped_area_topdown(self, length: int, low: int, high: int, align_mask: int = 0, align_offset: int = 0):
@@ -212,22 +205,30 @@ class MapleVmaIndex:
             gap = mas.last + 1 - length
             gap -= (gap - align_offset) & align_mask
             gap_end = mas.last
-            tmp = mas.next(ULONG_MAX)
-            if tmp is not None and tmp.flags & _STARTGAP_FLAGS:
-                self._vmas_visited += 1
+            tmp, grows_down = self._guard_neighbour(mas)
+            if grows_down:
                 if vm_start_gap(tmp.start, tmp.flags) <= gap_end:
                     high_limit = vm_start_gap(tmp.start, tmp.flags)
                     continue
-            else:
-                if tmp is not None:
-                    self._vmas_visited += 1
-                tmp = mas.prev(0)
-                if tmp is not None:
-                    self._vmas_visited += 1
-                    if vm_end_gap(tmp.end, tmp.flags) > gap:
-                        high_limit = tmp.start
-                        continue
+            elif tmp is not None and vm_end_gap(tmp.end, tmp.flags) > gap:
+                high_limit = tmp.start
+                continue
             return gap
+
+    def _guard_neighbour(self, mas: MaState) -> tuple[object | None, bool]:
+        """The VMA whose guard gap may cut into the gap ``mas`` just found (the 2023 re-check
+        of both ``unmapped_area`` walks): the next VMA if it has a start guard gap, otherwise
+        the previous one (or None). Returns ``(vma, True)`` for the next VMA, ``(vma, False)``
+        for the previous; counts every VMA read."""
+        tmp = mas.next(ULONG_MAX)
+        if tmp is not None:
+            self._vmas_visited += 1
+            if tmp.flags & _STARTGAP_FLAGS:
+                return tmp, True
+        tmp = mas.prev(0)
+        if tmp is not None:
+            self._vmas_visited += 1
+        return tmp, False
 
     # ------------------------------------------------------------------ fork and exit
 

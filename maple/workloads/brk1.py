@@ -28,9 +28,9 @@ class Brk1(LoopWorkload):
     def loop(self, mm: Any, base: int) -> int:
         top = base + PAGE_SIZE
         if mm.brk(top) != top:
-            raise RuntimeError(f"brk1: brk({top:#x}) failed")
+            raise RuntimeError(f"{self.name}: brk({top:#x}) failed")
         if mm.brk(base) != base:
-            raise RuntimeError(f"brk1: brk({base:#x}) failed")
+            raise RuntimeError(f"{self.name}: brk({base:#x}) failed")
         return 2
 
 

@@ -12,15 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from maple.linux import PAGE_SIZE
-from maple.workloads.base import LoopWorkload
+from maple.workloads.brk1 import Brk1
 
 
-class Brk2(LoopWorkload):
+class Brk2(Brk1):
+    """brk1's loop (the same two brk calls) after a prologue that gives the task its own heap."""
+
     name = "brk2"
     description = "brk unshared increase/decrease of one page"
-    unit = "brk calls"
-    det_warmup_loops = 2
-    det_loops = 32
 
     def setup(self, mm: Any, task: int) -> int:
         old = mm.brk(0)
@@ -28,14 +27,6 @@ class Brk2(LoopWorkload):
         if mm.brk(base) != base:  # sbrk(page)
             raise RuntimeError(f"brk2: sbrk({PAGE_SIZE}) failed")
         return base
-
-    def loop(self, mm: Any, base: int) -> int:
-        top = base + PAGE_SIZE
-        if mm.brk(top) != top:
-            raise RuntimeError(f"brk2: brk({top:#x}) failed")
-        if mm.brk(base) != base:
-            raise RuntimeError(f"brk2: brk({base:#x}) failed")
-        return 2
 
 
 WORKLOAD = Brk2
