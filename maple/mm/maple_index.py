@@ -170,12 +170,7 @@ class MapleVmaIndex:
         low_limit = low
         mas = MaState(self._mt)
         while True:
-            if low_limit > high - 1 or need == 0 or need - 1 > high - 1 - low_limit:
-                return None
-            mas.reset()
-            try:
-                mas.empty_area(low_limit, high - 1, need)
-            except (NoSpace, InvalidArgument):
+            if not self._search_gap(mas, low_limit, high, need, False):
                 return None
             gap = mas.index
             gap += (align_offset - gap) & align_mask
@@ -195,12 +190,7 @@ class MapleVmaIndex:
         high_limit = high
         mas = MaState(self._mt)
         while True:
-            if low > high_limit - 1 or need == 0 or need - 1 > high_limit - 1 - low:
-                return None
-            mas.reset()
-            try:
-                mas.empty_area_rev(low, high_limit - 1, need)
-            except (NoSpace, InvalidArgument):
+            if not self._search_gap(mas, low, high_limit, need, True):
                 return None
             gap = mas.last + 1 - length
             gap -= (gap - align_offset) & align_mask
@@ -214,6 +204,22 @@ class MapleVmaIndex:
                 high_limit = tmp.start
                 continue
             return gap
+
+    @staticmethod
+    def _search_gap(mas: MaState, low: int, high: int, need: int, rev: bool) -> bool:
+        """``mas_empty_area`` (``rev``: ``mas_empty_area_rev``) for ``need`` free indices in
+        ``[low, high)``, from a reset state; False where it fails or the window is too small."""
+        if low > high - 1 or need == 0 or need - 1 > high - 1 - low:
+            return False
+        mas.reset()
+        try:
+            if rev:
+                mas.empty_area_rev(low, high - 1, need)
+            else:
+                mas.empty_area(low, high - 1, need)
+        except (NoSpace, InvalidArgument):
+            return False
+        return True
 
     def _guard_neighbour(self, mas: MaState) -> tuple[object | None, bool]:
         """The VMA whose guard gap may cut into the gap ``mas`` just found (the 2023 re-check
