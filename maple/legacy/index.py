@@ -151,6 +151,7 @@ class LegacyVmaIndex:
             "vmacache_misses": cache.misses,
             "list_updates": list_updates,
             "vmas_visited": vmas,
+            "nodes_preallocated": 0,  # the rbtree's links are embedded in the VMAs
         }
 
     @property

@@ -399,6 +399,7 @@ def test_counters_have_the_protocol_keys_and_are_fresh_dicts():
     assert set(c) == {
         "nodes_visited", "cache_lines", "nodes_allocated", "nodes_freed", "rb_rotations",
         "gap_updates", "vmacache_hits", "vmacache_misses", "list_updates", "vmas_visited",
+        "nodes_preallocated",
     }
     assert all(v == 0 for v in c.values())
     c["nodes_visited"] = 99

@@ -17,6 +17,7 @@ ULONG_MAX = (1 << 64) - 1
 COUNTER_KEYS = (
     "nodes_visited", "cache_lines", "nodes_allocated", "nodes_freed", "rb_rotations",
     "gap_updates", "vmacache_hits", "vmacache_misses", "list_updates", "vmas_visited",
+    "nodes_preallocated",
 )
 
 

@@ -125,3 +125,14 @@ def test_vma_embeds_the_legacy_links_and_has_no_dict():
     assert isinstance(v, VmaLinks) and not hasattr(v, "__dict__")
     assert (v.vm_next, v.rb_parent, v.rb_subtree_gap) == (None, None, 0)
     assert v.prot == RW and v.perms == "rw-p" and v.pages == 1
+
+
+def test_maple_preallocates_one_plus_three_times_height_per_write():
+    """v6.1's mas_preallocate asks for 1 + 3 * height nodes before every VMA tree write."""
+    mm = make_mm("maple", layout="cat")
+    height = mm.index.tree.height
+    before = mm.counters["nodes_preallocated"]
+    top = mm.brk(0)
+    mm.brk(top + P)  # one write: grows the heap VMA in place
+    assert mm.counters["nodes_preallocated"] - before == 1 + 3 * height
+    assert make_mm("legacy", layout="cat").counters["nodes_preallocated"] == 0
