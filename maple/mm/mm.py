@@ -72,6 +72,7 @@ from maple.linux import (
 from maple.mm.errors import MMError, SegmentationFault
 from maple.mm.lock import RWSemaphore
 from maple.mm.vma import VMA, AnonVma, File
+from maple.tree import ULONG_MAX
 
 __all__ = ["MM", "DEFAULT_START_BRK", "PTE_PRESENT", "PTE_WRITE"]
 
@@ -88,6 +89,7 @@ PTE_WRITE = 2
 _ACCESS = VM_READ | VM_WRITE | VM_EXEC
 _NOT_OFFSET = ~PAGE_MASK
 _PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
+_PROT_SEM = 0x8  # accepted by mprotect's generic arch_validate_prot, no effect on x86
 _DATA_FLAGS = VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
 _MAY = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
 _NO_MERGE_DIFF = ~VM_SOFTDIRTY
@@ -266,6 +268,7 @@ class MM:
 
     def find_vma(self, addr: int) -> VMA | None:
         """``find_vma``: the first VMA with ``end > addr`` (under the read lock)."""
+        addr &= ULONG_MAX  # an unsigned long, as in the kernel: -1 is ULONG_MAX on both kinds
         lock = self.mmap_lock
         lock.down_read()
         try:
@@ -485,8 +488,7 @@ class MM:
     def _do_mmap(self, addr, length, prot, flags, file, pgoff) -> int:
         if length <= 0:
             raise MMError(EINVAL, f"mmap: length {length} must be positive")
-        if prot & ~_PROT_ALL:
-            raise MMError(EINVAL, f"mmap: unknown prot bits {prot:#x}")
+        prot &= _PROT_ALL  # do_mmap ignores other bits (calc_vm_prot_bits drops them)
         if pgoff < 0:
             raise MMError(EINVAL, f"mmap: negative pgoff {pgoff}")
         map_type = flags & MAP_TYPE
@@ -754,8 +756,9 @@ class MM:
         """``do_mprotect_pkey``: apply ``prot`` VMA by VMA; ENOMEM at the first hole."""
         if start & _NOT_OFFSET:
             raise MMError(EINVAL, f"mprotect: address {start:#x} is not page aligned")
-        if prot & ~_PROT_ALL:
+        if prot & ~(_PROT_ALL | _PROT_SEM):  # arch_validate_prot (PROT_GROWSDOWN/UP unsupported)
             raise MMError(EINVAL, f"mprotect: unknown prot bits {prot:#x}")
+        prot &= _PROT_ALL
         if not length:
             return
         if length < 0:

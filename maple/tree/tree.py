@@ -297,7 +297,10 @@ class MapleTree:
         """mt_for_each: (first, last, entry) of every stored range overlapping ``[first, last]``,
         ascending, ZERO_ENTRY skipped. Safe against concurrent rcu writers and against writes
         made by the loop body (iteration resumes after the last range yielded)."""
-        first, last = check_range(first, last)
+        first = check_index(first, "first")
+        last = check_index(last, "last")
+        if first > last:  # mt_for_each with index > max visits nothing
+            return iter(())
         return self._iter(first, last)
 
     def _iter(self, index: int, last: int) -> Iterator[tuple[int, int, Any]]:
@@ -405,8 +408,8 @@ class MapleTree:
     def _alloc(self, size: Any, entry: Any, lo: Any, hi: Any, rev: bool) -> int:
         if not self.alloc:
             raise InvalidArgument("alloc_range needs an allocation tree (MapleTree(alloc=True))")
-        if entry is None:
-            raise InvalidArgument("alloc_range of a None entry")
+        if entry is None or entry is ZERO_ENTRY:  # mt_is_reserved entries are refused too
+            raise InvalidArgument(f"alloc_range of a reserved entry {entry!r}")
         check_area_args(lo, hi, size)
         with self.lock:
             first = self._empty_area(lo, hi, size, rev)
@@ -780,7 +783,9 @@ class MapleTree:
                 self._count = 0
                 return old, 0, _MAX
             return None, 1, _MAX
-        if index == 0 and last == 0:
+        if index == 0 and last == 0 and entry is not ZERO_ENTRY:
+            # an internal entry (XA_ZERO_ENTRY's low bits are 10) never sits in the root
+            # pointer: mas_store_root expands it into a leaf (mas_root_expand)
             self._set_root(RootEntry(entry))
             self._count = 1
             return old, 0, 0
@@ -1165,8 +1170,8 @@ def check_area_args(lo: Any, hi: Any, size: Any) -> None:
         raise InvalidArgument(f"size must be an int, not {type(size).__name__} {size!r}")
     if lo > hi:
         raise InvalidArgument(f"min {lo} > max {hi}")
-    if size <= 0:
-        raise InvalidArgument(f"size {size} must be positive")
+    if size <= 0 or size > _MAX:
+        raise InvalidArgument(f"size {size} must be in 1..ULONG_MAX")
     if hi - lo < size - 1:
         raise InvalidArgument(f"window [{lo}, {hi}] is smaller than size {size}")
 

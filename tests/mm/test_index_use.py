@@ -3,11 +3,12 @@ deterministic counters."""
 
 from __future__ import annotations
 
+import errno
 from collections import Counter
 
 import pytest
 
-from maple.mm import MM, PROT_READ, make_mm
+from maple.mm import MM, PROT_READ, MMError, make_mm
 from maple.mm import new_index as _new_index
 from mm_helpers import ANON, BASE, FIXED, RW, P, check, new_mm
 
@@ -136,3 +137,24 @@ def test_maple_preallocates_one_plus_three_times_height_per_write():
     mm.brk(top + P)  # one write: grows the heap VMA in place
     assert mm.counters["nodes_preallocated"] - before == 1 + 3 * height
     assert make_mm("legacy", layout="cat").counters["nodes_preallocated"] == 0
+
+
+@pytest.mark.parametrize("kind", ["maple", "legacy"])
+def test_find_vma_takes_addresses_as_unsigned_long(kind):
+    mm = make_mm(kind, layout="cat")
+    assert mm.find_vma(-1) is None  # ULONG_MAX: above every VMA, on both kinds
+    assert mm.find_vma(0) is mm.vmas()[0]
+
+
+@pytest.mark.parametrize("kind", ["maple", "legacy"])
+def test_prot_bits_as_linux_checks_them(kind):
+    """Checked on Linux 6.18: mmap(prot=0x80 or 0x40) succeeds, mprotect accepts PROT_SEM (0x8)
+    and refuses 0x40 and 0x80 with EINVAL."""
+    mm = make_mm(kind)
+    a = mm.mmap(0, 2 * P, PROT_READ | 0x40, ANON)  # do_mmap ignores unknown prot bits
+    assert mm.vmas()[0].prot == PROT_READ
+    mm.mprotect(a, P, PROT_READ | 0x8)  # PROT_SEM passes arch_validate_prot
+    with pytest.raises(MMError) as exc:
+        mm.mprotect(a, P, PROT_READ | 0x40)
+    assert exc.value.errno == errno.EINVAL
+    mm.validate()

@@ -139,7 +139,6 @@ def test_read_only_file_shared_writable_is_eacces(mm):
         ((BASE, -P, RW, ANON), errno.EINVAL),
         ((BASE + 1, P, RW, FIXED), errno.EINVAL),
         ((BASE, P, RW, MAP_ANONYMOUS), errno.EINVAL),  # neither shared nor private
-        ((BASE, P, 0x80, ANON), errno.EINVAL),
         ((BASE, P, RW, MAP_PRIVATE), errno.EBADF),  # no file
         ((TASK_SIZE - P, 2 * P, RW, FIXED), errno.ENOMEM),
     ],

@@ -359,3 +359,37 @@ def test_normal_api_writers_take_the_lock() -> None:
         assert mt.load(1) is None  # readers never take it
     thread.join(5)
     assert done.is_set() and mt.load(1) == "w"
+
+
+def test_contract_edges_found_by_the_audit() -> None:
+    """mt_for_each with first > last visits nothing; sizes beyond ULONG_MAX and reserved
+    entries are refused by alloc_range; XA_ZERO_ENTRY is never kept in the root pointer."""
+    mt = sample_tree(alloc=True)
+    before = snapshot(mt)
+    assert list(mt.items(50, 10)) == []
+    with pytest.raises(InvalidArgument):
+        mt.items(-1, 10)
+    for size in (ULONG_MAX + 1, 1 << 70):
+        with pytest.raises(InvalidArgument):
+            mt.alloc_range(size, "x")
+        with pytest.raises(InvalidArgument):
+            mt.alloc_rrange(size, "x")
+        with pytest.raises(InvalidArgument):
+            MaState(mt).empty_area(0, ULONG_MAX, size)
+    with pytest.raises(InvalidArgument):
+        mt.alloc_range(5, ZERO_ENTRY)
+    assert snapshot(mt) == before
+    mt.validate()
+    empty = MapleTree(alloc=True)
+    with pytest.raises(InvalidArgument):
+        empty.alloc_range(ULONG_MAX + 1, "x")
+    assert empty.empty()
+    zero = MapleTree()
+    zero.store(0, ZERO_ENTRY)  # mas_store_root expands an internal entry into a leaf
+    assert zero.height == 1 and zero.load(0) is None and list(zero.items()) == []
+    with pytest.raises(EntryExists):
+        zero.insert(0, "p")
+    zero.validate()
+    zero.store(0, "p")  # overwriting it in place keeps the leaf
+    assert zero.load(0) == "p" and zero.height == 1
+    zero.validate()
