@@ -191,6 +191,22 @@ class Replay:
 
     # -- one event -------------------------------------------------------------------------
 
+    def _per_piece(self, ev: tuple, pid: int, counted: bool, addr: int, length: int, res: Any,
+                   call: Callable[[Any, int, int], None]) -> None:
+        """mprotect / munmap: skip a call that failed in the trace, else apply ``call`` to each
+        simulated piece the traced range translates to; an MMError is a divergence."""
+        if isinstance(res, str):
+            self.stats["failed_skipped"] += 1
+            return
+        sp = self._space(pid, counted)
+        self.stats["syscalls"] += 1
+        mm = sp.mm
+        try:
+            for s, e in sp.amap.pieces(addr & _PAGE_MASK, _align(addr + length)):
+                call(mm, s, e)
+        except self._MMError as exc:
+            self._diverged(ev, exc)
+
     def _space(self, pid: int, counted: bool) -> Space:
         sp = self.tasks.get(pid)
         if sp is None:  # a task the trace never showed being created: start it from a layout
@@ -207,30 +223,10 @@ class Replay:
             self._brk(i, ev, self._space(pid, counted))
         elif op == "p":
             _, _, _, addr, length, prot, res = ev
-            if isinstance(res, str):
-                self.stats["failed_skipped"] += 1
-                return
-            sp = self._space(pid, counted)
-            self.stats["syscalls"] += 1
-            mprotect = sp.mm.mprotect
-            try:
-                for s, e in sp.amap.pieces(addr & _PAGE_MASK, _align(addr + length)):
-                    mprotect(s, e - s, prot)
-            except self._MMError as exc:
-                self._diverged(ev, exc)
+            self._per_piece(ev, pid, counted, addr, length, res, lambda mm, s, e: mm.mprotect(s, e - s, prot))
         elif op == "u":
             _, _, _, addr, length, res = ev
-            if isinstance(res, str):
-                self.stats["failed_skipped"] += 1
-                return
-            sp = self._space(pid, counted)
-            self.stats["syscalls"] += 1
-            munmap = sp.mm.munmap
-            try:
-                for s, e in sp.amap.pieces(addr & _PAGE_MASK, _align(addr + length)):
-                    munmap(s, e - s)
-            except self._MMError as exc:
-                self._diverged(ev, exc)
+            self._per_piece(ev, pid, counted, addr, length, res, lambda mm, s, e: mm.munmap(s, e - s))
         elif op == "x":
             old = self.tasks.pop(pid, None)
             if old is not None:
