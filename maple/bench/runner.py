@@ -44,7 +44,12 @@ from maple.errors import InputError
 from maple.workloads.base import LoopWorkload, TimedWorkload, Workload
 
 MM_KINDS = ("maple", "legacy")
+#: the running kernel, measured with compiled will-it-scale testcases (``maple.host``)
+HOST = "host"
 MODES = ("processes", "threads")
+#: ``model``: simulated kernel time on modeled CPUs (``maple.clock``); ``wall``: the
+#: simulation's own run time. Host cells are always real time.
+CLOCKS = ("model", "wall")
 #: will-it-scale's MAX_CACHELINE_SIZE: each task's counter sits alone in 256 bytes.
 CACHELINE = 256
 _WORD = 8
@@ -89,6 +94,17 @@ class RunConfig:
     layout: str | None = None  # None: a built-in realistic layout (see default_layout)
     params: dict[str, Any] = field(default_factory=dict)
     deterministic: bool = True
+    clock: str = "wall"  # the model clock becomes the default once maple.clock lands
+    #: modeled CPUs (model clock); None: this machine's count
+    cpus: int | None = None
+    #: hardware threads per modeled core (model clock)
+    smt: int = 1
+    #: cost profile name or path (model clock); None: the shipped default
+    profile: str | None = None
+    #: cells run in parallel on local cores (model-clock cells only)
+    jobs: int = 1
+    #: address of a Dask distributed scheduler that runs model-clock cells
+    scheduler: str | None = None
 
     @property
     def warmup_samples(self) -> int:
@@ -103,9 +119,12 @@ class RunConfig:
         for name in self.workloads:
             if name not in provided:
                 workloads.workload_class(name)
+        known = known_mm_kinds()
         for kind in self.mms:
-            if kind not in MM_KINDS:
-                raise InputError(f"--mm '{kind}': unknown mm (known: {', '.join(MM_KINDS)})")
+            if kind not in known:
+                raise InputError(f"--mm '{kind}': unknown mm (known: {', '.join(known)})")
+        if self.clock not in CLOCKS:
+            raise InputError(f"--clock '{self.clock}': unknown clock (known: {', '.join(CLOCKS)})")
         for mode in self.modes:
             if mode not in MODES:
                 raise InputError(f"--mode '{mode}': unknown mode (known: {', '.join(MODES)})")
@@ -131,6 +150,37 @@ class RunConfig:
             for mode in self.modes
             for k in self.mms
         ]
+
+
+def known_mm_kinds() -> tuple[str, ...]:
+    """Every ``--mm`` kind: the simulated kinds and eras (``maple.mm.KINDS``), then ``host``."""
+    from maple import mm as mm_pkg
+
+    return (*mm_pkg.KINDS, HOST)
+
+
+#: One will-it-scale sample: (total, min, max) of the per-task op counts in the window, and the
+#: window's length in seconds (wall or virtual time).
+Sample = tuple[int, int, int, float]
+
+
+class SampleSource(Protocol):
+    """Where a loop cell's timed samples come from (one runner, several backends).
+
+    ``TimedPass`` (simulated mm, wall clock), ``maple.host`` (compiled testcases on the running
+    kernel) and ``maple.clock`` (simulated mm, model clock) implement it. Used as a context
+    manager: ``start()`` creates the tasks and waits until each is set up; ``samples(count,
+    interval)`` opens the start barrier and yields ``count`` consecutive ``Sample`` windows;
+    leaving the context stops and reaps every task.
+    """
+
+    def __enter__(self) -> "SampleSource": ...
+
+    def __exit__(self, *exc: Any) -> None: ...
+
+    def start(self) -> None: ...
+
+    def samples(self, count: int, interval: float) -> Iterator[Sample]: ...
 
 
 class Progress(Protocol):
@@ -346,10 +396,11 @@ def _spin(loop: Callable[[Any, Any], int], mm: Any, state: Any, words: memoryvie
         words[slot] = count
 
 
-def sample_stats(now: Sequence[int], prev: Sequence[int]) -> tuple[int, int, int]:
-    """will-it-scale's sample line: (total, min, max) of each task's increment since ``prev``."""
+def sample_stats(now: Sequence[int], prev: Sequence[int], seconds: float) -> Sample:
+    """will-it-scale's sample line: (total, min, max) of each task's increment since ``prev``,
+    and the window's length in seconds."""
     diffs = [a - b for a, b in zip(now, prev)]
-    return sum(diffs), min(diffs), max(diffs)
+    return sum(diffs), min(diffs), max(diffs), seconds
 
 
 class _Area:
@@ -511,8 +562,9 @@ class TimedPass:
                 return f"task {i} (thread) stopped"
         return None
 
-    def samples(self, count: int, interval: float) -> Iterator[tuple[int, int, int]]:
-        """Yield ``(total, min, max)`` of the per-task increments, every ``interval`` seconds.
+    def samples(self, count: int, interval: float) -> Iterator[Sample]:
+        """Yield ``(total, min, max, seconds)`` of the per-task increments, every ``interval``
+        seconds (``seconds`` is the window actually measured).
 
         As will-it-scale, each sample sleeps a full interval after the previous one was read
         (so a sampler delayed by the GIL never takes two samples back to back), and the first
@@ -520,6 +572,7 @@ class TimedPass:
         """
         self.release()
         prev = [0] * self.tasks
+        then = time.monotonic()
         for _ in range(count):
             deadline = time.monotonic() + interval
             while True:
@@ -529,8 +582,9 @@ class TimedPass:
                 self._wait(left)
             self._wait(0)
             now = self.area.counts()
-            yield sample_stats(now, prev)
-            prev = now
+            stamp = time.monotonic()
+            yield sample_stats(now, prev, stamp - then)
+            prev, then = now, stamp
 
     # -- teardown ------------------------------------------------------------------------
 
@@ -670,12 +724,26 @@ class Runner:
                 raise WorkerError(f"deterministic pass of {cell.label()}:\n{traceback.format_exc()}") from None
         c = self.config
         warm = c.warmup_samples
-        with TimedPass(wl, self.mm_factory(cell.mm), cell.mode, cell.tasks, affinity=c.affinity) as tp:
-            tp.start()
-            for k, (total, lo, hi) in enumerate(tp.samples(warm + c.samples, c.interval), 1):
+        with self.sample_source(wl, cell) as source:
+            source.start()
+            for k, (total, lo, hi, seconds) in enumerate(source.samples(warm + c.samples, c.interval), 1):
                 self.progress.tick(k <= warm)
                 if k > warm:
                     rows.append({**key, "sample": k - warm, "ops": total, "min": lo, "max": hi, **per_op})
+
+    def sample_source(self, wl: LoopWorkload, cell: Cell) -> SampleSource:
+        """The backend that measures a loop cell: the host kernel, the model clock or the wall
+        clock over a simulated mm."""
+        c = self.config
+        if cell.mm == HOST:
+            from maple.host.backend import HostPass
+
+            return HostPass(wl, cell.mode, cell.tasks, affinity=c.affinity)
+        if c.clock == "model":
+            from maple.clock.backend import ModelPass
+
+            return ModelPass(wl, self.mm_factory(cell.mm), cell.mode, cell.tasks, config=c)
+        return TimedPass(wl, self.mm_factory(cell.mm), cell.mode, cell.tasks, affinity=c.affinity)
 
     def _run_timed(self, wl: TimedWorkload, cell: Cell, key: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         for s in range(1, self.config.samples + 1):

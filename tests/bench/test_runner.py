@@ -156,8 +156,9 @@ def test_timed_pass_first_sample_covers_start(tmp_path):
         tp.start()
         samples = list(tp.samples(4, 0.05))
     assert len(samples) == 4
-    assert all(total == lo + hi for total, lo, hi in samples)
+    assert all(total == lo + hi for total, lo, hi, _ in samples)
     assert sum(s[0] for s in samples) > 0
+    assert all(0.05 <= seconds < 5 for *_, seconds in samples)  # the window measured
 
 
 @pytest.mark.parametrize("mode", ["processes", "threads"])
@@ -288,8 +289,8 @@ def test_error_message_fits_one_pipe_write():
 
 def test_sample_stats_is_will_it_scales_line():
     # per task increments 5, 0, 7 -> min:0 max:7 total:12
-    assert R.sample_stats([15, 20, 7], [10, 20, 0]) == (12, 0, 7)
-    assert R.sample_stats([3], [0]) == (3, 3, 3)
+    assert R.sample_stats([15, 20, 7], [10, 20, 0], 1.0) == (12, 0, 7, 1.0)
+    assert R.sample_stats([3], [0], 0.5) == (3, 3, 3, 0.5)
 
 
 class Timed(TimedWorkload):
