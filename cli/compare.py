@@ -38,9 +38,9 @@ def compare_cmd(results: tuple[str, ...], fmt: str, significance: str, stat_opts
     """
     from maple.bench.compare import compare_runs
     from maple.bench.render import render
-    from maple.bench.results import load_run
+    from maple.bench.readers import load_result
 
-    runs = [load_run(r, allow_incomplete=allow_incomplete) for r in results]
+    runs = [load_result(r, allow_incomplete=allow_incomplete) for r in results]
     comparison = compare_runs(runs, significance=significance, stat_names=split_stats(stat_opts))
     click.echo(render(comparison, fmt), nl=False)
     if comparison.skipped:
