@@ -12,9 +12,10 @@ mmtests builds; unchanged at HEAD):
   six ``min:A max:B total:C`` lines, ``measurement``, S such lines, ``average:``. The samples are
   the lines after ``measurement`` (all of them if the file has neither marker, as in mmtests'
   trimmed logs); ``total`` is the all-task operations of one ~1 s interval, i.e. ops/s.
-  The testcase, mode and task count come from the file name (``<testcase>_<mode>-<N>``, also
-  mmtests' ``benchlog-`` and ``wis-<testcase>-<mode>-<N>.log`` names); failing that the testcase
-  from its ``testcase:`` description and N from ``-v`` per-task lines.
+  The testcase is the one whose ``testcase:`` description the file prints (the eight testcases
+  maplebench simulates), else the file name's; mode and task count come from the file name
+  (``<testcase>_<mode>-<N>``, also mmtests' ``benchlog-`` and ``wis-<testcase>-<mode>-<N>.log``
+  names), the task count failing that from ``-v`` per-task lines.
 """
 
 from __future__ import annotations
@@ -64,8 +65,12 @@ def is_raw(path: Path) -> bool:
 
 
 def read_csv(path: Path, run: str) -> list[dict]:
-    """Rows of a runtest.py CSV (testcase = the file's stem, as runalltests names it)."""
-    wl = path.stem
+    """Rows of a runtest.py CSV.
+
+    The testcase is the file name's leading ``[A-Za-z0-9_]`` run (runalltests writes
+    ``<testcase>.csv``; ``brk1-patched.csv`` is brk1 too).
+    """
+    wl = re.match(r"[A-Za-z0-9_]*", path.stem).group(0) or path.stem
     rows: list[dict] = []
     with open(path, newline="", encoding="utf-8", errors="replace") as fh:
         for i, rec in enumerate(csv.DictReader(fh), start=2):
@@ -92,12 +97,10 @@ def read_raw(path: Path, run: str) -> list[dict]:
     elif "warmup" in lines:
         raise InputError(f"will-it-scale output '{path}' stops in its warm-up (no 'measurement' line)")
     m = _NAME.match(path.name)
-    wl = m.group("wl") if m else None
+    desc = next((ln[9:] for ln in text.splitlines() if ln.startswith("testcase:")), None)
+    wl = DESCRIPTIONS.get(desc or "") or (m.group("wl") if m else None)
     mode = m.group("mode") if m else None
     tasks = int(m.group("tasks")) if m and m.group("tasks") else None
-    if wl is None:
-        desc = next((ln[9:] for ln in text.splitlines() if ln.startswith("testcase:")), None)
-        wl = DESCRIPTIONS.get(desc or "")
     if tasks is None:
         counts, cur = [], 0
         for ln in lines:
