@@ -161,3 +161,11 @@ def test_csv_throughput_compares_as_ops_per_second(tmp_path):
     assert row.cells[0].value == 2480925.0 and row.cells[1].value == 2232832.0
     assert row.cells[1].percent == pytest.approx(stats.pdiff(2232832.0, 2480925.0))
     assert np.isclose(row.cells[1].percent, -10.0, atol=0.01)
+
+
+def test_ttest_era_hmean_is_minus_one_over_a_zero_sample():
+    base = [100.0, 101.0, 99.0]
+    assert stats.hmean_2018([100.0, 0.0]) == -1.0 and np.isnan(stats.hmean([100.0, 0.0]))
+    verdict = stats.ttest(base, [100.0, 0.0, 100.0], True)  # -1 against ~100: significant
+    assert verdict.significant and verdict.score < 0.10
+    assert not stats.ci_overlap(base, [100.0, 0.0, 100.0], True).significant  # CI era: NaN, no star
