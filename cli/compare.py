@@ -31,6 +31,9 @@ def compare_cmd(results: tuple[str, ...], fmt: str, significance: str, stat_opts
                 allow_incomplete: bool) -> int:
     """Compare RESULT run folders as mmtests would.
 
+    RESULT may also be an mmtests results folder (one column per run) or run folder, or
+    will-it-scale output (runtest.py CSV or a testcase's raw output); see docs/formats.md.
+
     One run: its legacy mm is the baseline column and its maple mm the other. Several runs:
     the first is the baseline; columns are the run names (with -legacy / -maple where a run
     holds both). Percentages: positive is better. Deterministic counters per op get their own
