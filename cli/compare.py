@@ -31,6 +31,9 @@ def compare_cmd(results: tuple[str, ...], fmt: str, significance: str, stat_opts
                 allow_incomplete: bool) -> int:
     """Compare RESULT run folders as mmtests would.
 
+    RESULT may also be an mmtests results folder (one column per run) or run folder, or
+    will-it-scale output (runtest.py CSV or a testcase's raw output); see docs/formats.md.
+
     One run: its legacy mm is the baseline column and its maple mm the other. Several runs:
     the first is the baseline; columns are the run names (with -legacy / -maple where a run
     holds both). Percentages: positive is better. Deterministic counters per op get their own
@@ -38,9 +41,9 @@ def compare_cmd(results: tuple[str, ...], fmt: str, significance: str, stat_opts
     """
     from maple.bench.compare import compare_runs
     from maple.bench.render import render
-    from maple.bench.results import load_run
+    from maple.bench.readers import load_result
 
-    runs = [load_run(r, allow_incomplete=allow_incomplete) for r in results]
+    runs = [load_result(r, allow_incomplete=allow_incomplete) for r in results]
     comparison = compare_runs(runs, significance=significance, stat_names=split_stats(stat_opts))
     click.echo(render(comparison, fmt), nl=False)
     if comparison.skipped:

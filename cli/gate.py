@@ -41,7 +41,7 @@ def gate_cmd(baseline: str, current: str, threshold: str, significance: str, onl
         report_markdown,
         update_baseline,
     )
-    from maple.bench.results import load_run
+    from maple.bench.readers import load_result
     from maple.errors import InputError
 
     pct = parse_threshold(threshold)
@@ -49,7 +49,7 @@ def gate_cmd(baseline: str, current: str, threshold: str, significance: str, onl
     if update:
         if is_run_folder(Path(baseline)):
             try:
-                result = gate(load_run(baseline), load_run(current), threshold=pct,
+                result = gate(load_result(baseline), load_result(current), threshold=pct,
                               significance=significance, only=only)
                 click.echo(show(result), nl=False)
             except InputError as exc:
@@ -57,7 +57,7 @@ def gate_cmd(baseline: str, current: str, threshold: str, significance: str, onl
         dst = update_baseline(current, baseline)
         click.echo(f"gate: baseline '{dst}' updated from '{current}'")
         return 0
-    result = gate(load_run(baseline), load_run(current), threshold=pct, significance=significance,
+    result = gate(load_result(baseline), load_result(current), threshold=pct, significance=significance,
                   only=only)
     click.echo(show(result), nl=False)
     if result.skipped:

@@ -19,10 +19,10 @@ def plot_cmd(results: tuple[str, ...], output: str, allow_incomplete: bool) -> i
     workloads show elapsed time instead. Then one bar chart per counter per op.
     """
     from maple.bench.plot import check_output, plot_runs
-    from maple.bench.results import load_run
+    from maple.bench.readers import load_result
 
     check_output(output)  # fail on a bad path before loading anything
-    runs = [load_run(r, allow_incomplete=allow_incomplete) for r in results]
+    runs = [load_result(r, allow_incomplete=allow_incomplete) for r in results]
     path = plot_runs(runs, output)
     click.echo(f"plot: wrote {path}")
     return 0

@@ -132,6 +132,10 @@ def columns_for(runs: Sequence[Run]) -> list[Column]:
     """
     columns: list[Column] = []
     for run in runs:
+        named = run.meta.get("columns")
+        if named:  # mmtests / will-it-scale: one column per run name, in the source's order
+            columns.extend(Column(str(n), run, str(n)) for n in named)
+            continue
         mms = sorted({str(m) for m in run.samples["mm"].dropna().unique()}, key=_mm_key)
         if len(mms) <= 1:
             columns.append(Column(run.name, run, None))
@@ -185,26 +189,34 @@ def _collect(column: Column) -> _Collected:
     df = df.assign(tasks=_numeric(column, "tasks", df["tasks"])).dropna(subset=["workload", "mode", "tasks"])
     counter_cols = [c for c in df.columns if c.endswith(COUNTER_SUFFIX)]
     values = {c: _numeric(column, c, df[c]) for c in ("ops", *TIME_COLUMNS, *counter_cols) if c in df.columns}
-    wl_order = _order(df["workload"])
-    mode_order = _order([*MODE_ORDER, *df["mode"]])
-    cells = sorted(
-        df.groupby(["workload", "mode", "tasks"], sort=False).indices.items(),
-        key=lambda kv: (wl_order[kv[0][0]], mode_order[kv[0][1]], kv[0][2]),
-    )
+    # mmtests data names its benchmark (wis-malloc, kernbench): one table each, as
+    # compare-mmtests.pl -b <benchmark> prints them, in the order compare-mmtests.pl reports.
+    bench = "benchmark" in df.columns
+    if bench:
+        df = df.assign(benchmark=df["benchmark"].astype(str))
+    keys = ["workload", "mode", "tasks", *(["benchmark"] if bench else [])]
+    cells = list(df.groupby(keys, sort=False).indices.items())
+    if column.run.meta.get("order") == "source":
+        cells.sort(key=lambda kv: int(kv[1][0]))
+    else:
+        wl_order = _order(df["workload"])
+        mode_order = _order([*MODE_ORDER, *df["mode"]])
+        cells.sort(key=lambda kv: (wl_order[kv[0][0]], mode_order[kv[0][1]], kv[0][2]))
     modes_per_workload: dict[str, set[str]] = {}
-    for (wl, mode, _), _idx in cells:
-        modes_per_workload.setdefault(str(wl), set()).add(str(mode))
-    for (wl, mode, tasks), idx in cells:
-        wl, mode, tasks = str(wl), str(mode), int(tasks)
+    for key, _idx in cells:
+        modes_per_workload.setdefault(str(key[0]), set()).add(str(key[1]))
+    for key, idx in cells:
+        wl, mode, tasks = str(key[0]), str(key[1]), int(key[2])
         ops = values["ops"][idx] if "ops" in values else None
         if ops is not None and not np.isnan(ops).all():
-            groups.setdefault(WIS_TITLE, {})[Operation(f"{wl}-{mode}-{tasks}", wl, mode, tasks, "ops")] = ops
+            title = key[3] if bench else WIS_TITLE
+            groups.setdefault(title, {})[Operation(f"{wl}-{mode}-{tasks}", wl, mode, tasks, "ops")] = ops
         else:
             mid = f"{mode}-" if len(modes_per_workload[wl]) > 1 else ""
             for metric in TIME_COLUMNS:
                 if metric in values and not np.isnan(sample := values[metric][idx]).all():
                     op = Operation(f"{metric}-{mid}{tasks}", wl, mode, tasks, metric)
-                    groups.setdefault(wl, {})[op] = sample
+                    groups.setdefault(key[3] if bench else wl, {})[op] = sample
         for cc in counter_cols:
             vals = stats.as_samples(values[cc][idx])
             if vals.size:
@@ -265,19 +277,24 @@ def _stat_table(
         field_length=TIME_FIELD_LENGTH if timed else WIS_FIELD_LENGTH,
         headline=headline,
     )
+    ttest_era = rule == "ttest"
     for name in resolve_stats(stat_names, rule, higher):
         stat = stats.statistic(name)
         for op in ops:
             samples = [col[op] for col in per_column]
             values = [stat(s, higher) for s in samples]
             base = values[0]
+            # 2018-2024 (ttest): an Hmean over a sample <= 0 was -1, and a baseline of -1 made
+            # Compare.pm print the whole row as 0.00 (0.00%); later a NaN baseline prints only
+            # its own cell so (the others get pdiff against NaN, 100%).
+            base_invalid = ttest_era and stats.era_invalid(stat, samples[0], base)
             cells: list[Cell] = []
             for i, v in enumerate(values):
-                if math.isnan(v):
-                    cells.append(Cell(v, 0.0))  # mmtests prints an undefined value as 0 (0.00%)
-                    continue
-                cell = Cell(v, 0.0 if i == 0 else stat.percent(v, base, higher))
-                if i and name == headline:
+                if math.isnan(v) or base_invalid:
+                    cell = Cell(stats.NAN, 0.0)  # mmtests prints an undefined value as 0 (0.00%)
+                else:
+                    cell = Cell(v, 0.0 if i == 0 else stat.percent(v, base, higher))
+                if i and name == headline and (ttest_era or not math.isnan(v)):
                     verdict = stats.significance(rule, samples[0], samples[i], higher)
                     cell.significant, cell.score = verdict.significant, verdict.score
                 cells.append(cell)

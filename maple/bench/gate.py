@@ -130,12 +130,15 @@ def gate(
     result = GateResult(threshold, significance)
     base_mms = list(dict.fromkeys(str(m) for m in baseline.samples["mm"].dropna()))
     cur_mms = {str(m) for m in current.samples["mm"].dropna()}
-    mms = [m for m in base_mms if m in cur_mms]
-    if not mms:
+    pairs = [(m, m) for m in base_mms if m in cur_mms]
+    one_b, one_c = baseline.meta.get("columns") or [], current.meta.get("columns") or []
+    if not pairs and len(one_b) == 1 and len(one_c) == 1:
+        pairs = [(str(one_b[0]), str(one_c[0]))]  # one mmtests / will-it-scale run against another
+    if not pairs:
         raise InputError(f"baseline '{baseline.path}' and current '{current.path}' have no mm in common")
     compared = 0
-    for mm in mms:
-        columns = [Column(f"baseline-{mm}", baseline, mm), Column(f"current-{mm}", current, mm)]
+    for bmm, mm in pairs:
+        columns = [Column(f"baseline-{bmm}", baseline, bmm), Column(f"current-{mm}", current, mm)]
         try:
             comparison = compare_columns(columns, significance=significance, stat_names=["mean"],
                                          counters=only != "throughput")

@@ -2,7 +2,7 @@
 
 The text format reproduces ``compare-mmtests.pl``'s plain output byte for byte
 (``Compare::_generateHeaderTable`` and ``PrintGeneric::printRow``), one table per benchmark
-preceded by its name as ``compare-kernels.sh`` prints it:
+with no title line above it (compare-mmtests.pl prints none), tables separated by a blank line:
 
 * two header rows: each column name split at its first ``-`` (``6.8.0-base`` -> ``6.8.0`` /
   ``base``; ``6.9-rc3-foo`` -> ``6.9-rc3`` / ``foo``; a name without ``-`` -> the name minus its
@@ -73,9 +73,9 @@ def text_table(table: Table, columns: list[str]) -> str:
 
 
 def render_text(comparison: Comparison) -> str:
-    """Every table, each preceded by its title line, separated by blank lines."""
+    """Every table as compare-mmtests.pl prints it (no title line), separated by blank lines."""
     names = comparison.column_names
-    return "\n".join(f"{t.title}\n{text_table(t, names)}" for t in comparison.tables)
+    return "\n".join(text_table(t, names) for t in comparison.tables)
 
 
 def _md_cell(value: float, percent: float, significant: bool | None) -> str:

@@ -198,6 +198,7 @@ class Statistic:
     name: str
     compute: Callable[[np.ndarray, bool], float]
     spread: bool = False
+    harmonic: bool = False  # an Hmean (or BHmean-P) when higher is better: -1 era semantics
 
     def __call__(self, samples: Sequence[float], higher_is_better: bool) -> float:
         return self.compute(as_samples(samples), higher_is_better)
@@ -215,7 +216,7 @@ _FIXED: dict[str, Statistic] = {
         Statistic("Min", lambda a, h: sample_min(a)),
         Statistic("Max", lambda a, h: sample_max(a)),
         Statistic("Amean", lambda a, h: amean(a)),
-        Statistic("Hmean", lambda a, h: hmean(a)),
+        Statistic("Hmean", lambda a, h: hmean(a), harmonic=True),
         Statistic("Gmean", lambda a, h: gmean(a)),
         Statistic("Stddev", lambda a, h: stddev(a), spread=True),
         Statistic("HStddev", lambda a, h: hstddev(a), spread=True),
@@ -252,7 +253,26 @@ def statistic(name: str) -> Statistic:
         title = _QUARTILES.get(pct, f"Max-{pct:g}")
         return Statistic(title, lambda a, h: percentile(a, pct, h))
     harmonic = kind == "BHmean"
-    return Statistic(f"{kind}-{pct:g}", lambda a, h: best_mean(a, pct, h, harmonic=harmonic))
+    return Statistic(f"{kind}-{pct:g}", lambda a, h: best_mean(a, pct, h, harmonic=harmonic),
+                     harmonic=harmonic)
+
+
+def hmean_2018(x: Sequence[float]) -> float:
+    """The harmonic mean as mmtests computed it before 7fe7def7 (2024-11-28): **-1** if any
+    sample is <= 0, NaN if there are none (Stat.pm ``calc_hmean`` of the t-test era)."""
+    a = as_samples(x)
+    if (a <= 0).any():
+        return -1.0
+    return hmean(a)
+
+
+def era_invalid(stat: Statistic, samples: Sequence[float], value: float) -> bool:
+    """True where the t-test era's Stat.pm returned -1: a harmonic mean over a sample <= 0.
+
+    (Here such a value is NaN in every era; before 7fe7def7 it was -1, which Compare.pm treats
+    differently from NaN when it is the baseline's: the whole row prints 0.00.)
+    """
+    return stat.harmonic and math.isnan(value) and bool((as_samples(samples) <= 0).any())
 
 
 def headline_mean(higher_is_better: bool) -> str:
@@ -303,13 +323,16 @@ def _nan0(v: float) -> float:
 def ttest(base: Sequence[float], new: Sequence[float], higher_is_better: bool) -> Verdict:
     """mmtests 2018-2024 (``Compare::_significanceTest``): headline means, arithmetic stddevs.
 
+    The headline Hmean is that era's (:func:`hmean_2018`): -1 when a sample is <= 0, so a
+    stalled interval in one column makes the difference "significant" (-1 against a mean).
+
     ``SE = sqrt(s_b^2/n_b + s_n^2/n_n)``, ``t = |m_b - m_n| / SE``, ``df = n_b + n_n - 2``,
     two-sided p; significant when ``p < 0.10``. ``SE == 0``: significant iff the means differ.
     """
     from scipy import stats as sps
 
     b, n = as_samples(base), as_samples(new)
-    mean = hmean if higher_is_better else amean
+    mean = hmean_2018 if higher_is_better else amean  # that era's Hmean: -1 over a sample <= 0
     mb, mn = mean(b), mean(n)
     if math.isnan(mb) or math.isnan(mn):
         return Verdict(False, NAN)
