@@ -665,6 +665,8 @@ class Runner:
             mm_factory = default_mm_factory(self.layout)
         self.mm_factory = mm_factory
         self.error: str | None = None
+        #: replays that parted from their trace (``divergences`` of a timed iteration)
+        self.divergences: list[dict[str, Any]] = []
         self._workloads: dict[str, Workload] = provided
         for name in config.workloads:
             self.workload(name)  # bad params (a bad --trace file) surface before anything runs
@@ -754,10 +756,21 @@ class Runner:
             except Exception:
                 raise WorkerError(f"{cell.label()} iteration {s}:\n{traceback.format_exc()}") from None
             self.progress.tick(False)
+            if result.get("divergences"):
+                self._diverged(cell, s, result["divergences"])
             row = {**key, "sample": s}
             row.update({m: float(result[m]) for m in wl.metrics if m in result})
             row.update({k: v for k, v in sorted(result.items()) if k.endswith("_per_op")})
             rows.append(row)
+
+    def _diverged(self, cell: Cell, sample: int, div: dict[str, Any]) -> None:
+        """A trace replay parted from its trace: one warning line on stderr, and the count and
+        first few in meta.json (``divergences``: one entry per iteration)."""
+        self.divergences.append({"cell": cell.label(), "sample": sample, **div})
+        first = div["first"][0] if div.get("first") else ""
+        print(f"maplebench: warning: {cell.label()} iteration {sample}: {div['count']} call(s) diverged "
+              f"from the trace; first: {first}", file=sys.stderr)
+        self.writer.update_meta(divergences=self.divergences)
 
     def meta(self, argv: Sequence[str] | None = None, name: str | None = None) -> dict[str, Any]:
         """meta.json fields known before the run starts."""

@@ -83,4 +83,4 @@ def load_layout(mm: MM, layout: str) -> None:
     """Populate an empty ``mm`` with the VMAs of ``layout`` (name or maps text)."""
     built = build_vmas(parse_maps(layout_text(layout)))
     mm.populate(built.vmas, start_brk=built.start_brk, brk=built.brk, start_stack=built.start_stack,
-                mmap_base=built.mmap_base)
+                mmap_base=built.mmap_base, arch=built.arch, gate=built.gate, mmap_legacy=built.legacy)

@@ -69,6 +69,7 @@ from maple.linux import (
     VM_WRITE,
     vm_start_gap,
 )
+from maple.mm.arch import X86_64, Arch
 from maple.mm.errors import MMError, SegmentationFault
 from maple.mm.lock import RWSemaphore
 from maple.mm.vma import VMA, AnonVma, File
@@ -81,7 +82,7 @@ _EBADF = errno.EBADF
 #: loaded without ASLR at 0x555555554000.
 DEFAULT_START_BRK = 0x555555560000
 #: TASK_UNMAPPED_BASE on x86-64: where bottom-up placement starts (the top-down fallback).
-TASK_UNMAPPED_BASE = (TASK_SIZE // 3) & PAGE_MASK
+TASK_UNMAPPED_BASE = (TASK_SIZE // 3 + PAGE_SIZE - 1) & PAGE_MASK  # x86-64 PAGE_ALIGN; an mm uses arch.unmapped_base
 
 PTE_PRESENT = 1
 PTE_WRITE = 2
@@ -147,9 +148,11 @@ def _is_mergeable_anon_vma_current(src_anon: AnonVma | None, src: VMA | None, tg
     return src_anon is tgt_anon
 
 
-def _same_kind(vma: VMA, flags: int, file) -> bool:
-    """``is_mergeable_vma``: flags equal but for ``VM_SOFTDIRTY``, same file, no special name."""
-    return not ((vma.flags ^ flags) & _NO_MERGE_DIFF) and vma.file is file and vma.name is None
+def _same_kind(vma: VMA, flags: int, file, name: str | None = None) -> bool:
+    """``is_mergeable_vma``: flags equal but for ``VM_SOFTDIRTY``, same file, same name
+    (``anon_vma_name_eq``, v5.17+: a named anonymous VMA merges only with an equal name;
+    special mappings never merge, their ``VM_DONTEXPAND`` is in ``VM_SPECIAL``)."""
+    return not ((vma.flags ^ flags) & _NO_MERGE_DIFF) and vma.file is file and vma.name == name
 
 
 def _anon_vma_compatible(a: VMA, b: VMA) -> bool:
@@ -173,7 +176,7 @@ class MM:
     __slots__ = (
         "_index", "kind", "mmap_lock", "_pt", "_ptl", "_map_count", "max_map_count",
         "mmap_base", "start_brk", "_brk", "start_stack", "exited", "rules", "_anon_ok",
-        "_tls", "_fault_counts", "_pte_lock",
+        "_tls", "_fault_counts", "_pte_lock", "arch", "gate", "mmap_legacy",
         # counters
         "_syscalls", "_mmap_calls", "_munmap_calls", "_mprotect_calls", "_brk_calls", "_forks",
         "_exits", "_faults", "_minor_faults", "_cow_faults", "_stack_expansions",
@@ -209,6 +212,11 @@ class MM:
         self.start_brk = start_brk
         self._brk = start_brk
         self.start_stack = start_stack
+        #: the architecture's TASK_SIZE and maps width (``maple.mm.arch``), the gate area line
+        #: printed after the VMAs, and whether mmap places bottom-up (legacy layout)
+        self.arch: Arch = X86_64
+        self.gate: VMA | None = None
+        self.mmap_legacy = False
         self.exited = False
         for key in MM_COUNTER_KEYS:
             setattr(self, "_" + key, 0)
@@ -282,7 +290,7 @@ class MM:
             return vma.file.path
         if vma.name is not None:
             return vma.name
-        if vma.start <= self._brk and vma.end >= self.start_brk:
+        if vma.start < self._brk and vma.end > self.start_brk:  # vma_is_initial_heap (v6.6+)
             return "[heap]"
         if vma.start <= self.start_stack <= vma.end:
             return "[stack]"
@@ -291,7 +299,9 @@ class MM:
     def maps(self) -> str:
         """``/proc/PID/maps``: one line per VMA, formatted as ``show_map_vma`` does."""
         lines = []
-        for v in self.vmas():
+        width = self.arch.maps_width
+        gate = [self.gate] if self.gate is not None else []
+        for v in self.vmas() + gate:
             f = v.file
             if f is not None:
                 offset = v.pgoff << PAGE_SHIFT
@@ -302,7 +312,7 @@ class MM:
             head = f"{v.start:08x}-{v.end:08x} {v.perms} {offset:08x} {major:02x}:{minor:02x} {inode} "
             name = self.vma_name(v)
             if name:
-                head = head.ljust(72) + " " + name
+                head = head.ljust(width) + " " + name
             lines.append(head)
         return "".join(line + "\n" for line in lines)
 
@@ -314,6 +324,9 @@ class MM:
         brk: int | None = None,
         start_stack: int | None = None,
         mmap_base: int | None = None,
+        arch: Arch | None = None,
+        gate: VMA | None = None,
+        mmap_legacy: bool = False,
     ) -> None:
         """Fill an empty address space with ready-made VMAs (what ``execve`` and the ELF
         loader would have built) and set its layout fields. Used by layouts."""
@@ -335,6 +348,10 @@ class MM:
                 self.start_stack = start_stack
             if mmap_base is not None:
                 self.mmap_base = mmap_base
+            if arch is not None:
+                self.arch = arch
+            self.gate = gate
+            self.mmap_legacy = mmap_legacy
         finally:
             lock.up_write()
 
@@ -459,28 +476,35 @@ class MM:
     # ------------------------------------------------------------------ mmap
 
     def _get_unmapped_area(self, addr: int, length: int, flags: int) -> int:
-        """``get_unmapped_area`` / ``arch_get_unmapped_area_topdown`` (x86-64, no hugepages)."""
-        if length > TASK_SIZE - MMAP_MIN_ADDR:
+        """``get_unmapped_area`` / ``arch_get_unmapped_area_topdown`` (x86-64, no hugepages);
+        ``arch_get_unmapped_area`` (bottom-up from ``mmap_base``) for a legacy layout."""
+        task_size = self.arch.task_size
+        if length > task_size - MMAP_MIN_ADDR:
             raise MMError(ENOMEM, f"mmap: length {length:#x} exceeds the address space")
         if flags & MAP_FIXED:
-            if length > TASK_SIZE - addr:
+            if length > task_size - addr:
                 raise MMError(ENOMEM, f"mmap: MAP_FIXED range {addr:#x}+{length:#x} exceeds TASK_SIZE")
             return addr
         index = self._index
         if addr:
             addr = (addr + PAGE_SIZE - 1) & PAGE_MASK
-            if TASK_SIZE - length >= addr and addr >= MMAP_MIN_ADDR:
+            if task_size - length >= addr and addr >= MMAP_MIN_ADDR:
                 vma, prev = index.find_vma_prev(addr)
                 if (vma is None or addr + length <= vm_start_gap(vma.start, vma.flags)) and (
                     prev is None or addr >= prev.end
                 ):
                     return addr
+        if self.mmap_legacy:
+            found = index.unmapped_area(length, self.mmap_base, task_size)
+            if found is None:
+                raise MMError(ENOMEM, f"mmap: no free range of {length:#x} bytes")
+            return found
         low = PAGE_SIZE if PAGE_SIZE > MMAP_MIN_ADDR else MMAP_MIN_ADDR
         found = index.unmapped_area_topdown(length, low, self.mmap_base)
         if found is None:
             # "A failed mmap() very likely causes application failure, so fall back to the
             # bottom-up function here" (arch_get_unmapped_area_topdown)
-            found = index.unmapped_area(length, TASK_UNMAPPED_BASE, TASK_SIZE)
+            found = index.unmapped_area(length, self.arch.unmapped_base, task_size)
             if found is None:
                 raise MMError(ENOMEM, f"mmap: no free range of {length:#x} bytes")
         return found
@@ -578,6 +602,7 @@ class MM:
             return None
         index = self._index
         anon_ok = self._anon_ok
+        name = src.name if src is not None else None
         pglen = (end - addr) >> PAGE_SHIFT
         nxt = area
         if area is not None and area.end == end:  # cases 6, 7, 8
@@ -585,14 +610,14 @@ class MM:
         if (
             prev is not None
             and prev.end == addr
-            and _same_kind(prev, vm_flags, file)
+            and _same_kind(prev, vm_flags, file, name)
             and prev.pgoff + ((prev.end - prev.start) >> PAGE_SHIFT) == pgoff
             and anon_ok(anon_vma, src, prev)
         ):
             if (
                 nxt is not None
                 and end == nxt.start
-                and _same_kind(nxt, vm_flags, file)
+                and _same_kind(nxt, vm_flags, file, name)
                 and nxt.pgoff == pgoff + pglen
                 and anon_ok(anon_vma, src, nxt)
                 and (prev.anon_vma is None or nxt.anon_vma is None or prev.anon_vma is nxt.anon_vma)
@@ -620,7 +645,7 @@ class MM:
         if (
             nxt is not None
             and end == nxt.start
-            and _same_kind(nxt, vm_flags, file)
+            and _same_kind(nxt, vm_flags, file, name)
             and nxt.pgoff == pgoff + pglen
             and anon_ok(anon_vma, src, nxt)
         ):
@@ -683,7 +708,7 @@ class MM:
 
     def _do_munmap(self, start: int, length: int) -> None:
         """``do_munmap`` / ``do_mas_align_munmap``."""
-        if start & _NOT_OFFSET or start > TASK_SIZE or length > TASK_SIZE - start:
+        if start & _NOT_OFFSET or start > self.arch.task_size or length > self.arch.task_size - start:
             raise MMError(EINVAL, f"munmap: bad range {start:#x}+{length:#x}")
         length = (length + PAGE_SIZE - 1) & PAGE_MASK
         if length <= 0:
@@ -849,7 +874,7 @@ class MM:
 
     def _do_brk_flags(self, addr: int, length: int) -> None:
         """``do_brk_flags`` (v6.1): expand the heap VMA in place, else add a new VMA."""
-        if length > TASK_SIZE - addr:
+        if length > self.arch.task_size - addr:
             raise MMError(ENOMEM, "brk: beyond TASK_SIZE")
         index = self._index
         end = addr + length
@@ -1010,6 +1035,7 @@ class MM:
             rules=self.rules,
         )
         child._brk = self._brk
+        child.arch, child.gate, child.mmap_legacy = self.arch, self.gate, self.mmap_legacy
         child._pt = child_pt
         child._vmas_allocated = counts[0]
         child._anon_vmas_allocated = counts[1]
@@ -1036,7 +1062,7 @@ class MM:
             for v in vmas:
                 assert v.start < v.end, f"empty {v!r}"
                 assert not (v.start | v.end) & _NOT_OFFSET, f"unaligned {v!r}"
-                assert v.end <= TASK_SIZE, f"{v!r} beyond TASK_SIZE"
+                assert v.end <= self.arch.task_size, f"{v!r} beyond TASK_SIZE"
                 if prev is not None:
                     assert prev.end <= v.start, f"{prev!r} overlaps {v!r}"
                 assert v.anon_vma_chain == 0 if v.anon_vma is None else v.anon_vma_chain >= 1, (

@@ -172,7 +172,8 @@ class Replay:
                     acc[k] = acc.get(k, 0) + v
 
     def _diverged(self, ev: tuple, why: Any) -> None:
-        """A call that worked in the trace failed here: count it (and keep the first few)."""
+        """The simulation parted from the trace (a call that worked there failed here, or one
+        that failed there would work here): count it and keep the first few."""
         self.stats["diverged"] += 1
         if len(self.divergences) < 20:
             self.divergences.append((ev, str(why)))
@@ -191,12 +192,45 @@ class Replay:
 
     # -- one event -------------------------------------------------------------------------
 
+    @staticmethod
+    def _holes(mm: Any, start: int, end: int) -> bool:
+        """Whether ``[start, end)`` has an unmapped page in ``mm`` (an uncounted walk)."""
+        at = start
+        for v in mm.index:
+            if v.end <= at:
+                continue
+            if v.start > at:
+                return True
+            at = v.end
+            if at >= end:
+                return False
+        return at < end
+
+    def _failed_here_too(self, ev: tuple, sp: Space | None, why: str) -> None:
+        """A call that failed in the trace is not replayed; when the simulation's state shows
+        it would have worked here (ENOMEM from mprotect over a hole the simulation has
+        mapped, EEXIST from ``MAP_FIXED_NOREPLACE`` on a range free here), that is a divergence."""
+        self.stats["failed_skipped"] += 1
+        if sp is None:
+            return
+        op = ev[0]
+        if op == "p" and why == "!ENOMEM":
+            addr, length = ev[3], ev[4]
+            pieces = sp.amap.pieces(addr & _PAGE_MASK, _align(addr + length))
+            if not any(self._holes(sp.mm, s, e) for s, e in pieces):
+                self._diverged(ev, "failed with ENOMEM in the trace, its range is mapped here")
+        elif op == "m" and why == "!EEXIST" and ev[6] & MAP_FIXED_NOREPLACE:
+            target = sp.amap.translate(ev[3])
+            end = target + _align(ev[4])
+            if all(v.end <= target or v.start >= end for v in sp.mm.index):
+                self._diverged(ev, "failed with EEXIST in the trace, its range is free here")
+
     def _per_piece(self, ev: tuple, pid: int, counted: bool, addr: int, length: int, res: Any,
                    call: Callable[[Any, int, int], None]) -> None:
         """mprotect / munmap: skip a call that failed in the trace, else apply ``call`` to each
         simulated piece the traced range translates to; an MMError is a divergence."""
         if isinstance(res, str):
-            self.stats["failed_skipped"] += 1
+            self._failed_here_too(ev, self.tasks.get(pid), res)
             return
         sp = self._space(pid, counted)
         self.stats["syscalls"] += 1
@@ -211,6 +245,7 @@ class Replay:
         sp = self.tasks.get(pid)
         if sp is None:  # a task the trace never showed being created: start it from a layout
             sp = self.tasks[pid] = self._new_space(None, counted)
+            self._diverged(("task", pid), "task never created nor exec'd in the trace: started from the default layout")
         return sp
 
     def step(self, i: int, ev: tuple, counted: bool) -> None:
@@ -253,7 +288,7 @@ class Replay:
     def _mmap(self, i: int, ev: tuple, sp: Space) -> None:
         _, _, _, addr, length, prot, flags, fid, offset, res = ev
         if isinstance(res, str):
-            self.stats["failed_skipped"] += 1
+            self._failed_here_too(ev, sp, res)
             return
         self.stats["syscalls"] += 1
         size = _align(length)
@@ -409,6 +444,12 @@ class Replay:
                 seen.add(id(sp))
                 sp.mm.validate()
                 sp.amap.check()
+
+
+def describe(ev: tuple, why: str) -> str:
+    """One divergence as a line: the event's fields (addresses in hex) and what happened."""
+    fields = [f"{v:#x}" if isinstance(v, int) and not isinstance(v, bool) and v > 9 else str(v) for v in ev]
+    return f"{' '.join(fields)}: {why}"
 
 
 def replay(trace: Trace, kind: str, **options: Any) -> Replay:

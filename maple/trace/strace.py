@@ -29,6 +29,7 @@ blocked on its children is not using the CPU (kernbench's ``user`` is CPU time).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Iterable
 
 from maple import linux
@@ -65,6 +66,13 @@ _RESUMED = re.compile(r"^<\.\.\. (?P<name>\w+) resumed>\s?(?P<rest>.*)$")
 _CALL = re.compile(r"^(?P<name>\w+)\((?P<rest>.*)$")
 _FD = re.compile(r"^(-?\d+)(?:<(.*)>)?$")
 _CLONE_FLAGS = re.compile(r"flags=([A-Za-z0-9_|]+)")
+#: strace's own notices: ``strace: Process 5600 attached`` (any path before ``strace:``, to the
+#: end of the physical line) and bracketed ones such as ``[ Process PID=5600 runs in 32 bit mode. ]``
+_NOTICE = re.compile(r"(?:(?:(?:/[\w.+-]+)*/)?strace: .*$|\[ Process PID=(?P<npid>\d+) runs in (?P<mode>[\w ]+?) mode\. \])")
+_ATTACHED = re.compile(r"Process (\d+) attached")
+#: a physical line that starts a new record (not the continuation of one a notice cut)
+_STARTS = re.compile(r"^(?:\[pid\s+\d+\]|\d+\s|<\.\.\.|\+\+\+|---|\w+\()")
+_U32 = 0xFFFFFFFF
 
 MREMAP_MAYMOVE = 1
 MREMAP_FIXED = 2
@@ -184,6 +192,15 @@ class StraceParser:
         self.last_ts = 0.0
         self.day = 0.0
         self.dropped = 0
+        #: a line a notice cut short, waiting for its continuation
+        self.partial: str | None = None
+        #: tasks alive now (pids); 0 stands for the first task until its pid shows
+        self.live: set[int] = {0}
+        self.known: set[int] = set()
+        #: the first task's real pid, once a ``[pid N]`` prefix names it (0 until then)
+        self.main = 0
+        #: tasks seen running in 32-bit mode (mmap2, or strace's notice)
+        self.compat: set[int] = set()
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -235,11 +252,64 @@ class StraceParser:
     # -- main entry ------------------------------------------------------------------------
 
     def feed(self, line: str) -> None:
-        """Parse one log line."""
+        """Parse one log line (strace's own notices are skipped wherever they appear)."""
         self.lineno += 1
+        line = line.rstrip("\n")
+        if self.partial is not None:
+            if _STARTS.match(line):
+                cut, self.partial = self.partial, None  # never continued: it was interrupted
+                self._feed_checked(cut + " <unfinished ...>", line)
+            else:
+                line, self.partial = self.partial + line, None
+        line, cut = self._strip_notices(line)
+        if cut:
+            head = _LINE.match(line)
+            if head is not None and head.group("rest"):
+                self.partial = line  # a notice interrupted this line: the next one continues it
+            return
+        self._feed_checked(line, line)
+
+    def _strip_notices(self, line: str) -> tuple[str, bool]:
+        """``line`` without strace's notices, and whether one ran to the end of the line."""
+        cut = False
+        while True:
+            m = None
+            for cand in _NOTICE.finditer(line):
+                i = cand.start()
+                if (line.count('"', 0, i) - line.count('\\"', 0, i)) % 2 == 0:  # not inside a string
+                    m = cand
+                    break
+            if m is None:
+                return line, cut
+            text = m.group(0)
+            a = _ATTACHED.search(text)
+            if a:
+                apid = int(a.group(1))
+                if not self.slots and not self.main and not self.known and not line[: m.start()].strip():
+                    self._rename(0, apid)  # strace -p: the first attached task is the first task
+                    self.main = apid
+                self.live.add(apid)
+                self.known.add(apid)
+            if m.group("npid"):
+                npid = int(m.group("npid"))
+                if not self.main and npid not in self.known and self.live == {0}:
+                    self._rename(0, npid)  # strace names the one task it traces so far
+                    self.main = npid
+                    self.live.add(npid)
+                    self.known.add(npid)
+                if m.group("mode").startswith("32"):
+                    self.compat.add(npid)
+            if m.end() == len(line) and text.find("strace: ") >= 0:
+                cut = True
+            line = line[: m.start()] + line[m.end() :]
+            if not line.strip():
+                return "", False
+
+    def _feed_checked(self, line: str, shown: str) -> None:
         try:
             self._feed(line)
         except (ValueError, IndexError) as exc:
+            line = shown
             text = line.strip()
             if len(text) > 80:
                 text = text[:77] + "..."
@@ -251,13 +321,14 @@ class StraceParser:
         if not rest:
             return
         pid_text = m.group("pid") or m.group("bpid")
-        pid = int(pid_text) if pid_text else 0
+        pid = self._task(int(pid_text), rest) if pid_text else self._unprefixed()
         ts = self._ts(m.group("ts"))
         if rest.startswith("---"):
             return  # a signal delivery: no effect on the address space
         if rest.startswith("+++"):
             if "exited" in rest or "killed" in rest:
                 self.pending.pop(pid, None)
+                self.live.discard(pid)
                 self.slots.append(("e", pid, self._charge(pid, self.last_end.get(pid, ts))))
             return
         if rest.startswith(("strace:", "????")):
@@ -340,6 +411,8 @@ class StraceParser:
                 fm = _CLONE_FLAGS.search(",".join(args))
                 flags = fm.group(1).split("|") if fm else []
                 how = "t" if "CLONE_THREAD" in flags else ("v" if "CLONE_VM" in flags else "f")
+            self.live.add(result)
+            self.known.add(result)
             us = self._charge(pid, start)
             # A vfork parent sleeps until the child execs or exits: the clock restarts at the
             # call's end, so that sleep is not its own time.
@@ -368,6 +441,10 @@ class StraceParser:
         if result is None:  # died inside the call
             self._bank(pid, start, end)
             return None
+        if name == "mmap2":
+            self.compat.add(pid)
+        if pid in self.compat and isinstance(result, int) and result >> 32 == _U32:
+            result &= _U32  # a 32-bit task's address, sign-extended by a 64-bit strace
         us = self._charge(pid, start)
         self.last_end[pid] = end
         if name in ("mmap", "mmap2"):
@@ -389,9 +466,43 @@ class StraceParser:
         new = parse_int(args[4]) if len(args) > 4 else 0
         return ("r", pid, us, parse_int(args[0]), parse_int(args[1]), parse_int(args[2]), parse_int(args[3]), new, result)
 
+    def _unprefixed(self) -> int:
+        """The task of a line without ``[pid N]``: strace omits the prefix while only one task
+        is traced, so it is the one live task (the first task, 0, until its pid is known)."""
+        if len(self.live) == 1:
+            return next(iter(self.live))
+        if not self.live:
+            self.live.add(self.main)
+        return self.main
+
+    def _task(self, pid: int, rest: str) -> int:
+        """The task of a ``[pid N]`` line. The first task's lines had no prefix (0) until a
+        second task existed; the first prefixed pid that no clone, fork or attach notice
+        created is that task: from now on its events carry ``pid``."""
+        if pid in self.known or self.main:
+            self.known.add(pid)
+            self.live.add(pid)
+            return pid
+        p0 = self.pending.get(0)
+        if 0 in self.live and (p0 is None or p0.name not in _CLONES or rest.startswith("<...")):
+            self._rename(0, pid)
+            self.main = pid
+        self.known.add(pid)
+        self.live.add(pid)
+        return pid
+
+    def _rename(self, old: int, new: int) -> None:
+        self.live.discard(old)
+        for table in (self.pending, self.last_end, self.user, self.execs, self.vforked):
+            if old in table:
+                table[new] = table.pop(old)
+        if old in self.compat:
+            self.compat.add(new)
+
     def trace(self) -> Trace:
         """The trace so far (calls still unfinished are left out)."""
-        events = [ev for ev in self.slots if ev is not None]
+        main = self.main
+        events = [ev if not main or ev[1] != 0 else (ev[0], main) + ev[2:] for ev in self.slots if ev is not None]
         meta = dict(self.meta)
         if self.dropped:
             meta["dropped_lines"] = self.dropped
@@ -404,3 +515,34 @@ def parse_strace(lines: Iterable[str], meta: dict | None = None) -> Trace:
     for line in lines:
         parser.feed(line)
     return parser.trace()
+
+
+def read_strace_log(path: str | Path) -> Trace:
+    """Parse the raw strace log at ``path`` (``strace -f [-o LOG]`` output, any of the forms
+    above) into a trace without exec layouts. ``InputError`` names the file and the bad line."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            trace = parse_strace(fh, {"source": "strace log", "log": str(path)})
+    except StraceError as exc:
+        raise StraceError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"strace log {path}: cannot read it ({exc.strerror})") from None
+    if not trace.events:
+        raise InputError(f"strace log {path}: no address-space calls in it (mmap, munmap, mprotect, brk, ...)")
+    return trace
+
+
+def read_trace_or_log(path: str | Path) -> Trace:
+    """A maplebench trace (gzip'd, from ``maplebench record`` or ``maplebench convert``) or a
+    raw strace log, told apart by gzip's magic bytes."""
+    from maple.trace.format import read_trace
+
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+    except OSError as exc:
+        raise InputError(f"trace {path}: cannot read it ({exc.strerror})") from None
+    if magic == b"\x1f\x8b":
+        return read_trace(path)
+    return read_strace_log(path)
+

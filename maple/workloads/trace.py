@@ -17,6 +17,10 @@ one thread per slot. Either way every traced process keeps its own simulated mm,
 trace they were separate processes; threads only share the interpreter (and, on a standard
 CPython, its GIL: threads mode measures contention on the GIL, not on the mms).
 
+An iteration whose replay parted from the trace (a call that worked there failed here, or the
+reverse, see :mod:`maple.trace.replay`) also returns ``divergences``: ``{"count": N, "first":
+[up to 5 lines]}``; the runner prints it and records it in meta.json.
+
 Deterministic ``<counter>_per_op`` keys come with each iteration: the mm counters summed over
 every address space the slots owned, divided by the replayed syscalls and faults.
 """
@@ -33,13 +37,16 @@ from typing import Any, ClassVar
 
 from maple.errors import InputError
 from maple.trace.faults import FaultModel
-from maple.trace.format import Trace, read_trace
+from maple.trace.format import Trace
+from maple.trace.strace import read_trace_or_log
 from maple.trace.jobs import JobSplit, split_jobs
 from maple.workloads.base import TimedWorkload
 
 #: Default factor from the trace's own time to the replay's ``user`` time.
 USER_SCALE = 0.01
 MODES = ("processes", "threads")
+#: how many divergences an iteration reports by name (all are counted)
+DIVERGENCES_KEPT = 5
 
 _CACHE: dict[tuple[str, float], tuple[Trace, JobSplit]] = {}
 
@@ -54,7 +61,7 @@ def load(path: str | Path) -> tuple[Trace, JobSplit]:
     key = (str(p.resolve()) if p.exists() else str(p), stamp)
     hit = _CACHE.get(key)
     if hit is None:
-        trace = read_trace(p)
+        trace = read_trace_or_log(p)
         if not trace.events:
             raise InputError(f"trace {path}: has no events to replay")
         hit = _CACHE[key] = (trace, split_jobs(trace))
@@ -62,11 +69,12 @@ def load(path: str | Path) -> tuple[Trace, JobSplit]:
 
 
 def _replay_slot(trace: Trace, split: JobSplit, mm_kind: str, slots: int, slot: int, opts: dict) -> dict:
-    from maple.trace.replay import Replay
+    from maple.trace.replay import Replay, describe
 
     r = Replay(trace, mm_kind, faults=opts["faults"], user_scale=opts["user_scale"])
     r.run(split.selector(slots, slot)).finish()
-    return {"syst": r.syst, "user": r.user, "counters": r.counters, "stats": r.stats}
+    first = [describe(ev, why) for ev, why in r.divergences[:DIVERGENCES_KEPT]]
+    return {"syst": r.syst, "user": r.user, "counters": r.counters, "stats": r.stats, "divergences": first}
 
 
 def _merge(results: list[dict], elsp: float) -> dict[str, float]:
@@ -77,6 +85,10 @@ def _merge(results: list[dict], elsp: float) -> dict[str, float]:
     }
     counters: dict[str, int] = {}
     ops = 0
+    diverged = sum(r["stats"]["diverged"] for r in results)
+    if diverged:
+        first = [d for r in results for d in r["divergences"]][:DIVERGENCES_KEPT]
+        out["divergences"] = {"count": diverged, "first": first}  # type: ignore[assignment]
     for r in results:
         ops += r["stats"]["syscalls"] + r["stats"]["faults"]
         for k, v in r["counters"].items():
