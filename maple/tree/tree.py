@@ -681,10 +681,11 @@ class MapleTree:
             elif last == piv[oe] and oe + 1 < len(sl) and sl[oe + 1] is None:
                 oe += 1
                 last = piv[oe]
-            # an empty run touching the leaf's edge may continue in the neighbour leaf
-            if (index == lmin and index and self._range_at(index - 1)[2] is None) or (
-                last == lmax and last != _MAX and self._range_at(last + 1)[2] is None
-            ):
+            # mas_is_span_wr: a NULL written up to the end of a leaf other than the last is a
+            # spanning store (only the rightmost leaf may end in NULL), so it is rebalanced with
+            # what follows. Hence no leaf's first slot continues an empty run from its left
+            # neighbour, and the left edge needs no check.
+            if last == lmax and last != _MAX:
                 return self._spanning_store(index, last, None, old)
             if index == 0 and last == _MAX:
                 return self._new_root(None), 0, _MAX
@@ -745,7 +746,9 @@ class MapleTree:
             news = [entry]
         new_n = len(sl) - (oe - o) + head + tail
         if new_n > RANGE64_SLOTS or (new_n < _LEAF_MIN and path):
-            self._rebuild(path, path, leaf, leaf, piv[:o] + newp + piv[oe + 1 :], sl[:o] + news + sl[oe + 1 :], True)
+            self._rebuild(
+                path, path, leaf, leaf, piv[:o] + newp + piv[oe + 1 :], sl[:o] + news + sl[oe + 1 :], True, new_n > RANGE64_SLOTS
+            )
             return old, index, last
         if self.rcu:
             new = Node(piv[:o] + newp + piv[oe + 1 :], sl[:o] + news + sl[oe + 1 :], True, lmin)
@@ -853,7 +856,9 @@ class MapleTree:
             if x is not None:
                 removed += 1
         lpath, lleaf, lo = self._path_to(index)
-        rpath, rleaf, ro = self._path_to(last)
+        # the right side is walked at last + 1, as mas_wr_spanning_store does: a write ending
+        # on a leaf's last pivot takes the following leaf into the rebuild
+        rpath, rleaf, ro = self._path_to(last + 1 if last < _MAX else last)
         lpiv = lleaf.pivots
         rpiv = rleaf.pivots
         P = lpiv[:lo]
@@ -866,12 +871,11 @@ class MapleTree:
         P.append(last)
         S.append(entry)
         added += entry is not None
-        if last < rpiv[ro]:
-            P.append(rpiv[ro])
-            S.append(rleaf.slots[ro])
-            added += rleaf.slots[ro] is not None
-        P += rpiv[ro + 1 :]
-        S += rleaf.slots[ro + 1 :]
+        if last < _MAX:
+            if (rpiv[ro - 1] + 1 if ro else rleaf.min) <= last:  # the tail of a range cut at last
+                added += rleaf.slots[ro] is not None
+            P += rpiv[ro:]
+            S += rleaf.slots[ro:]
         self._count += added - removed
         self._rebuild(lpath, rpath, lleaf, rleaf, P, S, True)
         return old, index, last
@@ -907,24 +911,46 @@ class MapleTree:
         return node
 
     def _split(
-        self, P: list[int], S: list[Any], leaf: bool, cap: int, kmin: int, nmin: int, split: int = -1
+        self,
+        P: list[int],
+        S: list[Any],
+        leaf: bool,
+        cap: int,
+        kmin: int,
+        nmin: int,
+        split: int = -1,
+        dense_min: int | None = None,
+        null_end: int = -1,
     ) -> list[Node]:
-        """Cut an overfull big node into two or three nodes (mab_calc_split, mab_no_null_split)."""
+        """Cut an overfull big node into two or three nodes (mab_calc_split, mab_no_null_split,
+        lib/maple_tree.c as of v6.12-v6.18).
+
+        ``split`` given (>= 0) is a push's fixed split (mas_push_data); otherwise it is computed:
+        3-way when two nodes cannot hold the data (mab_middle_node), else half, moved right
+        while the left part spans fewer than ``cap - 1`` indices from ``dense_min`` (the
+        kernel's dense-range rule; ``dense_min`` defaults to the node's ``nmin``; mas_split
+        passes 0 at the leaf level). ``null_end`` is the b_end the NULL check compares against
+        (mas_push_data's right push leaves b_end one past the last entry)."""
         b_end = len(P) - 1
         mid = 0
+        # The kernel's tests (b_end - split > mt_min_slots) can leave the right node with
+        # mt_min_slots entries, one short; mt_validate tolerates that only in the rightmost
+        # node, so elsewhere the right node is kept sufficient (one more entry).
+        rmin = kmin if P[-1] == _MAX else kmin + 1
         if split < 0:
             split = b_end // 2
-            if b_end >= 2 * cap or (leaf and S[split] is None and b_end >= 2 * cap - 1):
+            if b_end >= 2 * cap or (S[split] is None and b_end >= 2 * cap - 1):
                 split = b_end // 3
                 mid = 2 * split
             else:
-                # densely packed indices: fill the left node (the kernel's dense-range rule)
-                while split < cap - 1 and P[split] - nmin < cap - 1 and b_end - split > kmin + 1:
+                lo = nmin if dense_min is None else dense_min
+                while split < cap - 1 and P[split] - lo < cap - 1 and b_end - split > rmin:
                     split += 1
         if leaf:
-            split = _no_null_split(S, split, cap, b_end, kmin)
+            end = b_end if null_end < 0 else null_end
+            split = _no_null_split(S, split, cap, end, rmin)
             if mid:
-                mid = _no_null_split(S, mid, cap, b_end, kmin)
+                mid = _no_null_split(S, mid, cap, end, rmin)
         make = self._make
         if mid:
             return [
@@ -946,13 +972,16 @@ class MapleTree:
         P: list[int],
         S: list[Any],
         leaf: bool,
+        split_mode: bool = False,
     ) -> None:
         """Replace the nodes ``lnode .. rnode`` (one level, contiguous) by nodes holding the big
         node ``P``/``S``, level by level up to where one node replaces one node (mas_split,
         mas_rebalance and mas_spanning_rebalance in one loop). Underfull data pulls in a sibling
-        or cousin; overfull data is pushed into a sibling or split 2- or 3-way; a root with one
-        child collapses, a split root grows the tree. Replaced nodes are marked dead only after
-        the new subtree is published."""
+        or cousin (right before left at each level, ascending: mast_spanning_rebalance);
+        overfull data is split 2- or 3-way (mab_calc_split); with ``split_mode`` (mas_split: a
+        leaf store overflowed) it is first pushed into the left, then the right sibling if that
+        avoids a split (mas_push_data). A root with one child collapses, a split root grows the
+        tree. Replaced nodes are marked dead only after the new subtree is published."""
         alloc = self.alloc
         lpath = list(lpath)
         rpath = list(rpath)
@@ -961,6 +990,9 @@ class MapleTree:
         depth = len(lpath)
         publish_path = None
         published = None
+        # mas_split's dense-range reference: 0 at the leaf level (prev_l_mas starts at 0), then
+        # the min of the node split one level below (prev_l_mas = *mast.l)
+        split_min = 0
         while True:
             if leaf or not alloc:
                 cap = RANGE64_SLOTS
@@ -983,7 +1015,7 @@ class MapleTree:
                         new_root = self._make(P, S, False, 0)
                     self._set_root(new_root)
                     break
-                nodes = self._split(P, S, leaf, cap, kmin, 0)
+                nodes = self._split(P, S, leaf, cap, kmin, 0, dense_min=split_min if split_mode else None)
                 P = [nd.max for nd in nodes]
                 S = nodes
                 leaf = False
@@ -991,6 +1023,7 @@ class MapleTree:
             pl, lo = lpath[depth - 1]
             pr, ro = rpath[depth - 1]
             split = -1
+            null_end = -1
             if n <= kmin:
                 # insufficient: pull in a neighbour (mas_rebalance / mast_spanning_rebalance)
                 if ro + 1 < len(pr.slots):
@@ -1006,26 +1039,22 @@ class MapleTree:
                     S = sib.slots + S
                     consumed.append(sib)
                 else:
-                    k = depth - 2
-                    while k >= 0 and rpath[k][1] + 1 >= len(rpath[k][0].slots):
-                        k -= 1
-                    if k >= 0:
+                    # ascend until a level has a right or (failing that) a left neighbour
+                    for k in range(depth - 2, -1, -1):
                         nd, off = rpath[k]
-                        rpath[k] = (nd, off + 1)
-                        x = nd.slots[off + 1]
-                        for j in range(k + 1, depth):
-                            rpath[j] = (x, 0)
-                            x = x.slots[0]
-                        P = P + x.pivots
-                        S = S + x.slots
-                        consumed.append(x)
-                        pr, ro = rpath[depth - 1]
-                    else:
-                        k = depth - 2
-                        while k >= 0 and lpath[k][1] == 0:
-                            k -= 1
-                        if k >= 0:
-                            nd, off = lpath[k]
+                        if off + 1 < len(nd.slots):
+                            rpath[k] = (nd, off + 1)
+                            x = nd.slots[off + 1]
+                            for j in range(k + 1, depth):
+                                rpath[j] = (x, 0)
+                                x = x.slots[0]
+                            P = P + x.pivots
+                            S = S + x.slots
+                            consumed.append(x)
+                            pr, ro = rpath[depth - 1]
+                            break
+                        nd, off = lpath[k]
+                        if off > 0:
                             lpath[k] = (nd, off - 1)
                             x = nd.slots[off - 1]
                             for j in range(k + 1, depth):
@@ -1035,30 +1064,40 @@ class MapleTree:
                             S = x.slots + S
                             consumed.append(x)
                             pl, lo = lpath[depth - 1]
+                            break
                 n = len(P)
-            elif n > cap and pl is pr and lo == ro:
-                # mas_push_data: spill into a sibling rather than growing the parent
+            elif split_mode and n > cap and pl is pr and lo == ro:
+                # mas_push_data: spill into the left, else the right sibling rather than split
+                # upwards. slot_total counts the big node's and the sibling's last offsets
+                # (b_end + end); room is 2 * slots - 2, one less for a leaf (no 3-way split
+                # afterwards) and one less for the rightmost node.
                 space = 2 * cap - 2 - (1 if leaf else 0) - (1 if pr.pivots[ro] == _MAX else 0)
-                if lo > 0 and n + len(pl.slots[lo - 1].slots) - 1 < space:
+                if lo > 0 and (n - 1) + (len(pl.slots[lo - 1].slots) - 1) < space:
                     lo -= 1
                     sib = pl.slots[lo]
                     P = sib.pivots + P
                     S = sib.slots + S
                     consumed.append(sib)
-                    split = cap - 2
-                elif ro + 1 < len(pr.slots) and n + len(pr.slots[ro + 1].slots) - 1 < space:
+                    split = cap - 2  # the left node gets slots - 1 entries
+                elif ro + 1 < len(pr.slots) and (n - 1) + (len(pr.slots[ro + 1].slots) - 1) < space:
                     ro += 1
                     sib = pr.slots[ro]
                     P = P + sib.pivots
                     S = S + sib.slots
                     consumed.append(sib)
-                    split = len(P) - 1 - (cap - 2)
+                    # split = slot_total - (slots - 2): the right node gets slots - 1 entries;
+                    # the kernel's b_end is one past the last entry here (mas_mab_cp)
+                    split = len(P) - cap
+                    null_end = len(P)
                 n = len(P)
             nmin = pl.pivots[lo - 1] + 1 if lo else pl.min
             if n <= cap:
                 nodes = [self._make(P, S, leaf, nmin)]
             else:
-                nodes = self._split(P, S, leaf, cap, kmin, nmin, split)
+                nodes = self._split(
+                    P, S, leaf, cap, kmin, nmin, split, dense_min=split_min if split_mode else None, null_end=null_end
+                )
+                split_min = nmin
             if pl is pr and lo == ro and len(nodes) == 1:
                 node = nodes[0]
                 node.parent = pl
@@ -1154,9 +1193,10 @@ class MapleTree:
 
 
 def _no_null_split(S: list[Any], split: int, cap: int, b_end: int, kmin: int) -> int:
-    """mab_no_null_split: never end a node on an empty slot if it can be helped."""
+    """mab_no_null_split: never end a node on an empty slot; move the split right if the
+    right part keeps more than mt_min_slots entries past it, else left."""
     if S[split] is None:
-        if split < cap - 1 and b_end - split > kmin + 1:
+        if split < cap - 1 and b_end - split > kmin:
             return split + 1
         return split - 1
     return split

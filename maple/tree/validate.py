@@ -1,8 +1,9 @@
 """mt_validate: an invariant walker in the spirit of sortedcontainers' ``_check()``.
 
 Checked, per node: pivots strictly increasing inside the node's ``[min, max]``, the last pivot
-equal to ``max``; slot counts within the geometry (16 / 16 / 10) and, except at the root, at
-least the minimum fill (mt_min_slots + 1 entries); child ranges equal to the parent's slot
+equal to ``max``; slot counts within the geometry (16 / 16 / 10) and, except at the root and
+the rightmost node of each level (as the kernel's mt_validate), at least the minimum fill
+(mt_min_slots + 1 entries); no leaf but the last ending in an empty range; child ranges equal to the parent's slot
 ranges and child parent links pointing back; no dead node reachable; every leaf at the same
 depth; in allocation trees every gap equal to the child's true largest empty run. Across leaves:
 no two adjacent empty ranges. Finally the stored-range count matches ``len(tree)``.
@@ -71,7 +72,9 @@ def _check_node(tree: "MapleTree", node: Node, nmin: int, nmax: int, depth: int,
         cap, kmin = ARANGE64_SLOTS, ARANGE64_MIN_SLOTS
     if n > cap:
         raise InvariantError(f"{where} holds {n} slots, more than {cap}")
-    if not is_root and n - 1 < kmin:
+    if not is_root and n - 1 < kmin and nmax != ULONG_MAX:
+        # mt_validate's rule: only the rightmost node of a level may be short (a split's
+        # dense-range rule can leave it with mt_min_slots entries)
         raise InvariantError(f"{where} is insufficient: {n} slots, fewer than {kmin + 1}")
     if pivots[-1] != nmax:
         raise InvariantError(f"{where} last pivot {pivots[-1]} != node max")
@@ -91,6 +94,9 @@ def _check_node(tree: "MapleTree", node: Node, nmin: int, nmax: int, depth: int,
         if state["prev_max"] != nmin - 1:
             raise InvariantError(f"leaf {where} does not follow the previous leaf ending {state['prev_max']}")
         state["prev_max"] = nmax
+        if slots[-1] is None and nmax != ULONG_MAX:
+            # mas_is_span_wr keeps every leaf but the last from ending in NULL
+            raise InvariantError(f"leaf {where} ends in an empty range")
         for i, entry in enumerate(slots):
             if isinstance(entry, Node):
                 raise InvariantError(f"leaf {where} slot {i} holds a node")

@@ -307,32 +307,21 @@ def test_check_ranges_three_way_split_to_height_4() -> None:
 
 
 def test_check_ranges_triple_split_across_levels() -> None:
+    """check_ranges' last case as in the current lib/test_maple_tree.c (v6.4 onwards): fill
+    parents and leaves, then one store triple-splits across levels to height 4."""
     mt = MapleTree(alloc=True)
     for i in range(1201):
         mt.store_range(i * 10, (i + 1) * 10, v(i * 10))
         assert mt.height < 4
     mt.validate()
-    val = 7660
-    for i in range(5, 490, 5):
-        val += 5
-        check_store_range(mt, val, val + 1, None)
-        assert mt.height < 4
+    for i in range(5, 455, 10):  # fill parents and leaves before the split
+        check_store_range(mt, 7800 + i, 7800 + i + 1, None)
     mt.validate()
-    val = 9460
-    for i in range(1, 10):
-        val += 1
-        check_store_range(mt, val, val + 1, v(val))
-    val = 8000
-    for i in range(1, 14):
-        val += 1
-        check_store_range(mt, val, val + 1, v(val))
+    for i in range(1, 16):
+        check_store_range(mt, 8185 + i, 8185 + i + 1, v(8185 + i))
+    assert mt.height < 4
     mt.validate()
-    check_store_range(mt, 8051, 8051, v(8081))
-    check_store_range(mt, 8052, 8052, v(8082))
-    check_store_range(mt, 8083, 8083, v(8083))
-    check_store_range(mt, 8084, 8084, v(8084))
-    check_store_range(mt, 8085, 8085, v(8085))
-    check_store_range(mt, 8099, 8100, v(1))  # triple split across multiple levels
+    check_store_range(mt, 8184, 8184, v(8184))  # triple split across multiple levels
     mt.validate()
     assert mt.height == 4
 
@@ -654,7 +643,9 @@ def test_next_prev_test() -> None:
     mas.set(707)
     assert mas.walk() is None
     assert mas.next(1000) == v(71) and (mas.index, mas.last) == (710, 715)
+    mn = mas._node
     assert mas.next(1000) == v(72) and (mas.index, mas.last) == (720, 725)
+    assert mas._node is not mn  # "across two levels": 720 starts the next leaf
     assert mas.prev(0) == v(71)
 
     mas.set(2000)
