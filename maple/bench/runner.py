@@ -20,6 +20,10 @@ the tasks as threads of this process on the starting mm itself, sharing its mmap
 standard (GIL) CPython, threads mode measures a GIL-serialised workload: tasks interleave, they
 do not run in parallel. ``gil_enabled`` in meta.json says which interpreter ran.
 
+Host cells (``--mm host``) skip the deterministic pass and are timed by
+``maple.host.backend.HostPass``: compiled testcases on the running kernel whose tasks write
+into an ``_Area`` on a memfd, sampled by the same ``CounterSampler.samples`` as ``TimedPass``.
+
 Failures: a task that raises sends its traceback to the parent through a pipe (one atomic
 write) and the run stops with ``WorkerError``; the samples gathered so far are kept.
 ``KeyboardInterrupt`` in the parent stops the tasks at once (the stop flag, then SIGTERM).
