@@ -20,6 +20,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
@@ -172,8 +173,11 @@ def build() -> Build:
     """The compiled harness, building it into the cache on first use.
 
     Raises ``InputError`` (one line) when no compiler is found or compilation fails, naming the
-    compiler and the first error line it printed.
+    compiler and the first error line it printed, and off Linux (the harness uses prctl and
+    memfd).
     """
+    if not sys.platform.startswith("linux"):
+        raise InputError(f"--mm host: needs Linux (prctl, memfd, sched_setaffinity); this is {sys.platform}")
     memo = (os.environ.get("CC", ""), os.environ.get("PATH", ""), str(cache_root()))
     hit = _built.get(memo)
     if hit is not None and hit.binary.is_file():

@@ -40,6 +40,13 @@ def _harness_pids(binary: Path) -> list[int]:
     return out
 
 
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    if not path.exists():  # CONFIG_PROC_CHILDREN off
+        pytest.skip("/proc/PID/task/TID/children not available")
+    return [int(p) for p in path.read_text().split()]
+
+
 def test_every_testcase_samples_in_both_modes(host_build):
     config = RunConfig(workloads=list(TESTCASES), mms=["host"], modes=["processes", "threads"], procs=[2],
                        samples=2, warmup=0, interval=0.05)
@@ -76,7 +83,7 @@ def test_close_reaps_the_harness_and_its_tasks(host_build):
         source.start()
         next(iter(source.samples(1, 0.02)))
         harness = source.proc.pid
-        children = Path(f"/proc/{harness}/task/{harness}/children").read_text().split()
+        children = _children(harness)
         assert len(children) == 2
     assert source.proc.returncode is not None
     for pid in children:
@@ -88,7 +95,7 @@ def test_a_task_killed_by_a_signal_is_a_worker_error(host_build):
     with HostPass(workloads.get("brk1"), "processes", 2, build=host_build) as source:
         source.start()
         harness = source.proc.pid
-        child = int(Path(f"/proc/{harness}/task/{harness}/children").read_text().split()[1])
+        child = _children(harness)[1]
         os.kill(child, signal.SIGKILL)
         with pytest.raises(WorkerError, match=r"task 1 \(pid \d+\): brk1: killed by signal 9"):
             list(source.samples(20, 0.05))
