@@ -100,7 +100,9 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 )
 @click.argument("workload", nargs=-1, required=True)
 @click.option("--mm", "mm_kinds", default="maple,legacy", show_default=True, metavar="KINDS",
-              help="Address spaces to measure, comma separated.")
+              help="Address spaces to measure, comma separated: maple, legacy (simulated) and "
+                   "host (the running kernel: the will-it-scale testcases compiled in C with the "
+                   "system compiler on first use; real time, no cost counters).")
 @click.option("--mode", "modes", default="processes,threads", show_default=True, metavar="MODES",
               help="processes (a fork of the mm per task) and/or threads (one shared mm).")
 @click.option("--procs", default=None, metavar="SPEC",
@@ -138,7 +140,8 @@ def run_cmd(
     no_affinity: bool,
     trace: str | None,
 ) -> int:
-    """Run will-it-scale workloads against the maple and legacy address spaces.
+    """Run will-it-scale workloads against the maple and legacy address spaces (and, with
+    --mm host, on the running kernel).
 
     Every combination of WORKLOAD, --mm, --mode and --procs is one cell; each cell is a
     deterministic pass (cost counters per op) then a timed pass (ops per interval, will-it-scale

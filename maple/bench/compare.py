@@ -16,6 +16,8 @@ Tables, one per benchmark family:
 * ``counters per op``: the deterministic ``<counter>_per_op`` columns, one row per counter
   and cell (``<workload>-<mode>-<tasks>``), exact values and percentage change (lower is
   better), no statistics. Counters that are 0 in every cell of every column are left out.
+  A column without any counter (``host`` cells: a real kernel has no cost counters) shows
+  undefined values there, and percentages are against the first column that has counters.
 
 Only operations present in every column are compared; the others are listed in
 ``Comparison.skipped``. Rendering lives in ``maple.bench.render``.
@@ -120,6 +122,8 @@ class Comparison:
 
 
 def _mm_key(mm: str) -> tuple[int, str]:
+    if mm == "host":  # the running kernel after every simulated kind
+        return (len(MM_ORDER) + 1, mm)
     return (MM_ORDER.index(mm) if mm in MM_ORDER else len(MM_ORDER), mm)
 
 
@@ -128,7 +132,8 @@ def columns_for(runs: Sequence[Run]) -> list[Column]:
 
     A run holding one mm is one column named after the run; a run holding several gives one
     column per mm, ``<run>-legacy`` before ``<run>-maple`` (so a single run compares its
-    legacy mm, the baseline, against its maple mm). Repeated names get ``#2``, ``#3``, ...
+    legacy mm, the baseline, against its maple mm), other simulated kinds next, ``<run>-host``
+    last. Repeated names get ``#2``, ``#3``, ...
     """
     columns: list[Column] = []
     for run in runs:
@@ -148,6 +153,14 @@ def columns_for(runs: Sequence[Run]) -> list[Column]:
         if k > 1:
             col.name = f"{col.name}#{k}"
     return columns
+
+
+def _is_host(column: Column) -> bool:
+    """Every row of the column was measured on the running kernel (``--mm host``)."""
+    if column.mm is not None:
+        return column.mm == "host"
+    mms = column.run.samples["mm"].dropna().unique() if "mm" in column.run.samples else []
+    return len(mms) > 0 and all(str(m) == "host" for m in mms)
 
 
 # --------------------------------------------------------------------------- gathering samples
@@ -306,8 +319,12 @@ def _counter_table(per_column: list[dict[Operation, float]], ops: list[Operation
     table = Table(COUNTERS_TITLE, "counters", False, COUNTER_FIELD_LENGTH, None)
     counter_order = _order(op.metric for op in ops)
     for op in sorted(ops, key=lambda o: counter_order[o.metric]):  # stable: counter-major
-        values = [col[op] for col in per_column]
-        cells = [Cell(v, 0.0 if i == 0 else stats.pndiff(v, values[0])) for i, v in enumerate(values)]
+        values = [col.get(op, stats.NAN) for col in per_column]  # a column without counters: NaN
+        ref = next(i for i, v in enumerate(values) if not math.isnan(v))
+        cells = [
+            Cell(v, 0.0 if i <= ref or math.isnan(v) else stats.pndiff(v, values[ref]))
+            for i, v in enumerate(values)
+        ]
         table.rows.append(Row(op.metric, op, cells))
     return table
 
@@ -353,9 +370,11 @@ def compare_columns(
             comparison.tables.append(_stat_table(group, per_column, ops, significance, stat_names))
     if counters:
         per_column_c = [c.counters for c in collected]
-        ops, skipped = _common(per_column_c)
+        # a host column (the running kernel) has no cost counters: it sits this table out
+        counted = [got for col, got in zip(columns, per_column_c) if not _is_host(col)]
+        ops, skipped = _common(counted) if counted else ([], [])
         comparison.skipped.extend(skipped)
-        nonzero = {op.metric for op in ops if any(col[op] != 0 for col in per_column_c)}
+        nonzero = {op.metric for op in ops if any(col[op] != 0 for col in counted)}
         ops = [op for op in ops if op.metric in nonzero]  # a counter that is 0 everywhere says nothing
         if ops:
             comparison.tables.append(_counter_table(per_column_c, ops))

@@ -12,6 +12,8 @@ def test_list_shows_every_workload(capsys):
     out = capsys.readouterr().out
     assert exc.value.code == 0
     lines = out.splitlines()
+    assert lines[-2] == "" and lines[-1].startswith("--mm host runs brk1, brk2, malloc1, mmap1, mmap2, ")
+    lines = lines[:-2]
     assert lines[0].split() == ["name", "kind", "description", "unit"]
     names = [line.split()[0] for line in lines[1:]]
     assert names == workloads.names()
