@@ -34,5 +34,5 @@ def test_compare_puts_host_beside_the_simulated_mms(capsys, tmp_path, host_build
 
     rc, text, err = cli_helpers.run_cli(capsys, "compare", tmp_path / "r")
     assert rc == 0
-    header = text.splitlines()[2].split()
+    header = text.splitlines()[1].split()
     assert header == ["legacy", "maple", "host"]
