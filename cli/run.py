@@ -22,7 +22,7 @@ QUICK = {"procs": "2", "samples": 3, "warmup": 0.2, "interval": 0.1}
 #: under the model clock the interval and warm-up are virtual seconds: a threads-mode window
 #: costs real time in proportion to the calls it holds (docs/clock.md)
 MODEL_INTERVAL = 0.001
-MODEL_WARMUP = 0.006
+MODEL_WARMUP = 0.002
 MODEL_QUICK = {"warmup": 0.0005, "interval": 0.0005}
 
 _NCPU = sysinfo.cpu_count()

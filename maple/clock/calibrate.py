@@ -142,3 +142,90 @@ def split_half(labels: Sequence[str], testcases: Sequence[str]) -> tuple[list[st
     for label in labels:
         (fit if label.split(" ", 1)[0] in fit_names else held).append(label)
     return fit, held
+
+
+# --------------------------------------------------------------------------------------------
+# the measurement campaign behind `maplebench calibrate`
+
+#: the era the running kernel (Linux 6.18 on the project's machine) follows
+HOST_ERA = "current"
+#: the cells calibration measures: every host testcase, both modes, 1 and 2 tasks
+CAL_MODES = ("processes", "threads")
+CAL_TASKS = (1, 2)
+
+
+@dataclass
+class CellData:
+    """One calibration cell: host throughput per task and the model's events per op."""
+
+    label: str
+    workload: str
+    mode: str
+    tasks: int
+    host_ops_per_s: float  # per task, Hmean over the samples
+    events: dict[str, float]
+
+    @property
+    def linear(self) -> bool:
+        """No contention: the model's time per op is linear in the costs."""
+        return self.tasks == 1 or self.mode == "processes"
+
+
+def hmean(values: Sequence[float]) -> float:
+    vals = [v for v in values if v > 0]
+    return len(vals) / sum(1.0 / v for v in vals) if vals else 0.0
+
+
+def host_rate(workload: Any, mode: str, tasks: int, *, samples: int, interval: float, warmup: int) -> float:
+    """The host backend's ops/s per task (Hmean of the samples' rates)."""
+    from maple.host.backend import HostPass
+
+    with HostPass(workload, mode, tasks) as source:
+        source.start()
+        got = list(source.samples(warmup + samples, interval))[warmup:]
+    return hmean([total / seconds / tasks for total, _lo, _hi, seconds in got])
+
+
+def model_events(workload: Any, mode: str, layout: str | None) -> dict[str, float]:
+    """Events per op of one task of the cell on the host era's mm (processes: a fork)."""
+    from maple.clock.programs import record_cycle
+    from maple.mm import make_mm
+
+    mm = make_mm(HOST_ERA, layout=layout)
+    target = mm.fork() if mode == "processes" else mm
+    return events_per_op(record_cycle(workload, target).calls)
+
+
+def model_rate(workload: Any, mode: str, tasks: int, profile: CostProfile, layout: str | None,
+               cpus: int) -> float:
+    """The model clock's ops/s per task for the cell (the scheduler, 2 ms of virtual time)."""
+    from maple.clock.backend import ModelPass
+    from maple.mm import make_mm
+
+    with ModelPass(workload, make_mm(HOST_ERA, layout=layout), mode, tasks, profile=profile) as mp:
+        mp.cpus = cpus
+        mp.start()
+        got = list(mp.samples(3, 0.001))[1:]
+    return hmean([total / seconds / tasks for total, _lo, _hi, seconds in got])
+
+
+def measure(workloads: Sequence[str], *, samples: int = 3, interval: float = 0.5, warmup: int = 1,
+            layout: str | None = None, echo: Any = print) -> list[CellData]:
+    """Host measurements and model events for every calibration cell."""
+    from maple import workloads as registry
+
+    cells = []
+    for name in workloads:
+        wl = registry.get(name)
+        for mode in CAL_MODES:
+            events = model_events(registry.get(name), mode, layout)
+            for tasks in CAL_TASKS:
+                label = f"{name} {mode} {tasks}"
+                rate = host_rate(wl, mode, tasks, samples=samples, interval=interval, warmup=warmup)
+                echo(f"  host {label:<26} {rate:14.1f} ops/s per task")
+                cells.append(CellData(label, name, mode, tasks, rate, events))
+    return cells
+
+
+def to_measurements(cells: Sequence[CellData]) -> list[Measurement]:
+    return [Measurement(c.label, c.events, 1e9 / c.host_ops_per_s) for c in cells if c.linear and c.host_ops_per_s > 0]

@@ -139,3 +139,16 @@ def test_dask_local_cluster_runs_model_cells(profile_path):
     config.scheduler = None
     local = cell_rows(config, runner.layout, Cell("brk1", "maple", "processes", 2))
     assert remote == local and len(remote) == 2
+
+
+@pytest.mark.parametrize("rule", ["ttest", "ci", "welch"])
+def test_zero_variance_cells_are_decided_exactly(rule):
+    from maple.bench import stats
+
+    # model-clock timed cells: every sample identical; a difference far below one unit
+    v = stats.significance(rule, [0.0608, 0.0608, 0.0608], [0.0690, 0.0690, 0.0690], False)
+    assert v.significant and v.score == 0.0
+    v = stats.significance(rule, [5.0, 5.0], [5.0, 5.0], True)
+    assert not v.significant and v.score == 1.0
+    # one side varying: the rule's own test decides
+    assert stats.exact_verdict([1.0, 2.0], [3.0, 3.0], True) is None
