@@ -41,7 +41,8 @@ def replay_costs(trace: Any, split: Any, kind: str, profile: CostProfile, *, fau
     "calls", "counters"}`` (jobs in ``split`` order).
     """
     from maple.trace.jobs import ROOT
-    from maple.trace.replay import Replay
+    from maple.trace.replay import Replay, describe
+    from maple.workloads.trace import DIVERGENCES_KEPT
 
     r = Replay(trace, kind, faults=faults)
     njobs = split.njobs
@@ -80,8 +81,11 @@ def replay_costs(trace: Any, split: Any, kind: str, profile: CostProfile, *, fau
         for seg in mm.events.take():
             tail += price(seg.events)
     root_syst += tail
+    diverged = {"count": r.stats["diverged"],
+                "first": [describe(ev, why) for ev, why in r.divergences[:DIVERGENCES_KEPT]]}
     return {"job_syst_ns": syst, "job_user_us": user, "root_syst_ns": root_syst, "root_user_us": root_user,
-            "calls": r.stats["syscalls"] + r.stats["faults"], "counters": dict(r.counters)}
+            "calls": r.stats["syscalls"] + r.stats["faults"], "counters": dict(r.counters),
+            "divergences": diverged}
 
 
 def makespan(work_s: list[float], slots: int, cpus: int) -> float:
@@ -113,7 +117,9 @@ def model_iteration(wl: Any, kind: str, tasks: int, mode: str, *, config: Any = 
     syst = (sum(costs["job_syst_ns"]) + costs["root_syst_ns"]) * 1e-9
     user = (sum(costs["job_user_us"]) + costs["root_user_us"]) * 1e-6
     elsp = makespan(work, max(1, tasks), cpus) + costs["root_syst_ns"] * 1e-9
-    out = {"user": user, "syst": syst, "elsp": elsp}
+    out: dict[str, Any] = {"user": user, "syst": syst, "elsp": elsp}
+    if costs["divergences"]["count"]:
+        out["divergences"] = costs["divergences"]  # the replay parted from its trace (maple.trace.replay)
     calls = costs["calls"]
     if calls:
         for k, v in sorted(costs["counters"].items()):
