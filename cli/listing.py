@@ -12,8 +12,9 @@ def list_cmd() -> int:
     """List the workloads with their will-it-scale descriptions.
 
     Columns: name, kind (loop = will-it-scale testcase, higher is better; timed =
-    kernbench-style trace replay, lower is better), description, and what one op is. A last
-    line names the workloads that `--mm host` runs on the running kernel.
+    kernbench-style trace replay, lower is better), description, and what one op is. Then
+    the `--mm` kinds: each simulated kernel era with its kernel version and date
+    (``maple.mm.KINDS``), and `host`, the running kernel.
     """
     rows = []
     for name in workloads.names():
@@ -28,8 +29,14 @@ def list_cmd() -> int:
     for r in [header] + rows:
         click.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip())
     from maple.host import TESTCASES
+    from maple.mm import KINDS
 
     click.echo("")
-    click.echo(f"--mm host runs {', '.join(TESTCASES)} on the running kernel "
-               "(compiled in C on first use; timed workloads are `maplebench record`'s job).")
+    eras = [(e.name, e.kernel, e.date, e.summary) for e in KINDS.values()]
+    eras.append(("host", "running", "-", f"the running kernel: {', '.join(TESTCASES)} compiled in C on first use "
+                 "(timed workloads are `maplebench record`'s job)"))
+    header = ("mm", "kernel", "date", "code paths")
+    widths = [max(len(r[i]) for r in eras + [header]) for i in range(3)]
+    for r in [header] + eras:
+        click.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip())
     return 0
