@@ -1,7 +1,7 @@
 """A figure of published against modeled percentages, one line per published row.
 
 Each row of the figure is one published row (labelled ``table: operation``): the published
-figure as a grey bar (a range as a bar from low to high, a single figure as a thin bar), the
+figure in grey (a range as a bar from low to high, a single figure as a diamond), the
 modeled value(s) as markers, green where the row agrees and red where it does not, and the
 row's target interval as a light band. matplotlib is imported here only, on its Agg canvas;
 the file is written under a temporary name and renamed into place.
