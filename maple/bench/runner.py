@@ -140,6 +140,18 @@ class RunConfig:
             raise InputError(f"--interval '{self.interval}': must be positive")
         if not self.warmup >= 0:
             raise InputError(f"--warmup '{self.warmup}': must not be negative")
+        if HOST in self.mms:
+            from maple.host import TESTCASES
+
+            for name in self.workloads:
+                if name in TESTCASES:
+                    continue
+                cls = None if name in provided else workloads.workload_class(name)
+                if cls is not None and issubclass(cls, TimedWorkload):
+                    raise InputError(f"--mm host: '{name}' is a timed workload; a real build is "
+                                     "`maplebench record`'s job")
+                raise InputError(f"--mm host: workload '{name}' has no compiled testcase "
+                                 f"(host runs {', '.join(TESTCASES)})")
 
     def cells(self) -> list[Cell]:
         """Workload, then task count, then mode, then mm (mm innermost, for fair noise)."""
@@ -404,12 +416,22 @@ def sample_stats(now: Sequence[int], prev: Sequence[int], seconds: float) -> Sam
 
 
 class _Area:
-    """The shared counter area: slot 0 = control (stop flag), slot i+1 = task i."""
+    """The shared counter area: slot 0 = control (stop flag), slot i+1 = task i.
 
-    def __init__(self, tasks: int) -> None:
+    ``memfd=True`` backs it with a memfd (``fd``) that another program inherits and maps
+    ``MAP_SHARED`` (the host harness), so its tasks write into the slots read here.
+    """
+
+    def __init__(self, tasks: int, *, memfd: bool = False) -> None:
         size = (tasks + 1) * CACHELINE
         size = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE
-        self.map = mmap.mmap(-1, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        self.fd: int | None = None
+        if memfd:
+            self.fd = os.memfd_create("maplebench-counters", os.MFD_CLOEXEC)
+            os.ftruncate(self.fd, size)
+            self.map = mmap.mmap(self.fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        else:
+            self.map = mmap.mmap(-1, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
         self.words = memoryview(self.map).cast("Q")
         self.tasks = tasks
 
@@ -427,9 +449,90 @@ class _Area:
     def close(self) -> None:
         self.words.release()
         self.map.close()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
-class TimedPass:
+class CounterSampler:
+    """will-it-scale's sampling over a shared counter area, for every backend whose tasks
+    really run: ``TimedPass`` (simulated mm) and ``maple.host.backend.HostPass`` (the running
+    kernel). One copy of the sampling logic: ``release`` opens the start barrier (the ``go``
+    pipe), ``samples`` reads the task counters from ``area``.
+
+    A subclass creates the tasks in ``start`` (then calls ``wait_ready``), reports a failure
+    when ``err_r`` becomes readable (``_failure_message``) or a task is found dead
+    (``_reap_message``), and stops the tasks in ``close``.
+    """
+
+    def __init__(self, tasks: int, area: _Area) -> None:
+        self.tasks = tasks
+        self.area = area
+        self.err_r = -1  # readable when a task failed; -1: none
+        self.go_r, self.go_w = os.pipe()
+
+    def release(self) -> None:
+        """Open the start barrier."""
+        os.write(self.go_w, b"g")
+
+    def wait_ready(self) -> None:
+        """Wait until every task has set its ready flag (``WorkerError`` if one fails)."""
+        while self.area.ready() < self.tasks:
+            self._wait(0.01)
+
+    def _failure_message(self) -> str:
+        raise NotImplementedError
+
+    def _reap_message(self) -> str | None:
+        return None
+
+    def _wait(self, timeout: float) -> None:
+        """Sleep up to ``timeout``; raise ``WorkerError`` at once if a task fails."""
+        if timeout > 0:
+            watched = [self.err_r] if self.err_r >= 0 else []
+            ready, _, _ = select.select(watched, [], [], timeout)
+            if ready:
+                raise WorkerError(self._failure_message())
+        msg = self._reap_message()
+        if msg:
+            raise WorkerError(msg)
+
+    def samples(self, count: int, interval: float) -> Iterator[Sample]:
+        """Yield ``(total, min, max, seconds)`` of the per-task increments, every ``interval``
+        seconds (``seconds`` is the window actually measured).
+
+        As will-it-scale, each sample sleeps a full interval after the previous one was read
+        (so a sampler delayed by the GIL never takes two samples back to back), and the first
+        sample covers everything since the barrier opened.
+        """
+        self.release()
+        prev = [0] * self.tasks
+        then = time.monotonic()
+        for _ in range(count):
+            deadline = time.monotonic() + interval
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._wait(left)
+            self._wait(0)
+            now = self.area.counts()
+            stamp = time.monotonic()
+            yield sample_stats(now, prev, stamp - then)
+            prev, then = now, stamp
+
+    def _close_fds(self) -> None:
+        for name in ("err_r", "err_w", "go_r", "go_w"):
+            fd = getattr(self, name, -1)
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+                setattr(self, name, -1)
+
+
+class TimedPass(CounterSampler):
     """One cell's timed measurement; use as a context manager (teardown on exit)."""
 
     def __init__(
@@ -441,16 +544,14 @@ class TimedPass:
         *,
         affinity: bool = True,
     ) -> None:
+        super().__init__(tasks, _Area(tasks))
         self.workload = workload
         self.start_mm = start_mm
         self.mode = mode
-        self.tasks = tasks
         self.affinity = affinity
-        self.area = _Area(tasks)
         self.pids: list[int] = []
         self.threads: list[threading.Thread] = []
         self.err_r, self.err_w = os.pipe()
-        self.go_r, self.go_w = os.pipe()
         self.cpus = sorted(os.sched_getaffinity(0)) if affinity and hasattr(os, "sched_getaffinity") else []
         self._frozen = False
 
@@ -521,25 +622,12 @@ class TimedPass:
                 t.start()
         else:
             raise InputError(f"unknown mode '{self.mode}'")
-        while self.area.ready() < self.tasks:
-            self._wait(0.01)
-
-    def release(self) -> None:
-        """Open the start barrier."""
-        os.write(self.go_w, b"g")
+        self.wait_ready()
 
     # -- watching ------------------------------------------------------------------------
 
-    def _wait(self, timeout: float) -> None:
-        """Sleep up to ``timeout``; raise ``WorkerError`` at once if a task fails."""
-        if timeout > 0:
-            ready, _, _ = select.select([self.err_r], [], [], timeout)
-            if ready:
-                msg = _read_error(self.err_r)
-                raise WorkerError(msg or self._reap_message() or "a task exited")
-        msg = self._reap_message()
-        if msg:
-            raise WorkerError(msg)
+    def _failure_message(self) -> str:
+        return _read_error(self.err_r) or self._reap_message() or "a task exited"
 
     def _reap_message(self) -> str | None:
         for i, pid in enumerate(self.pids):
@@ -561,30 +649,6 @@ class TimedPass:
             if not t.is_alive():
                 return f"task {i} (thread) stopped"
         return None
-
-    def samples(self, count: int, interval: float) -> Iterator[Sample]:
-        """Yield ``(total, min, max, seconds)`` of the per-task increments, every ``interval``
-        seconds (``seconds`` is the window actually measured).
-
-        As will-it-scale, each sample sleeps a full interval after the previous one was read
-        (so a sampler delayed by the GIL never takes two samples back to back), and the first
-        sample covers everything since the barrier opened.
-        """
-        self.release()
-        prev = [0] * self.tasks
-        then = time.monotonic()
-        for _ in range(count):
-            deadline = time.monotonic() + interval
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._wait(left)
-            self._wait(0)
-            now = self.area.counts()
-            stamp = time.monotonic()
-            yield sample_stats(now, prev, stamp - then)
-            prev, then = now, stamp
 
     # -- teardown ------------------------------------------------------------------------
 
@@ -613,12 +677,7 @@ class TimedPass:
                 for t in self.threads:
                     t.join(max(0.0, deadline - time.monotonic()))
         finally:
-            for fd in (self.err_r, self.err_w, self.go_r, self.go_w):
-                if fd >= 0:
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
+            self._close_fds()
             self.area.close()
             if self._frozen:
                 gc.unfreeze()
@@ -668,6 +727,11 @@ class Runner:
         self._workloads: dict[str, Workload] = provided
         for name in config.workloads:
             self.workload(name)  # bad params (a bad --trace file) surface before anything runs
+        self.host_build: Any = None
+        if HOST in config.mms:
+            from maple.host import compiler
+
+            self.host_build = compiler.build()  # no compiler: InputError before anything is written
 
     def workload(self, name: str) -> Workload:
         if name not in self._workloads:
@@ -715,7 +779,7 @@ class Runner:
             return
         assert isinstance(wl, LoopWorkload)
         per_op: dict[str, float] = {}
-        if self.config.deterministic:
+        if self.config.deterministic and cell.mm != HOST:  # no cost counters for a real kernel
             try:
                 per_op = deterministic_counters(wl, self.mm_factory(cell.mm), cell.mode, cell.tasks)
             except WorkerError:
@@ -738,7 +802,7 @@ class Runner:
         if cell.mm == HOST:
             from maple.host.backend import HostPass
 
-            return HostPass(wl, cell.mode, cell.tasks, affinity=c.affinity)
+            return HostPass(wl, cell.mode, cell.tasks, affinity=c.affinity, build=self.host_build)
         if c.clock == "model":
             from maple.clock.backend import ModelPass
 
@@ -764,7 +828,7 @@ class Runner:
         from maple.bench import sysinfo
 
         c = self.config
-        return {
+        meta: dict[str, Any] = {
             "name": name,
             "argv": list(sys.argv if argv is None else argv),
             "versions": sysinfo.versions(),
@@ -785,6 +849,11 @@ class Runner:
                 "params": {k: str(v) for k, v in c.params.items()},
             },
         }
+        if HOST in c.mms:  # host cells: the real kernel, CPUs and compiler they ran on
+            from maple.host import sysinfo as host_sysinfo
+
+            meta["host"] = host_sysinfo.facts(self.host_build)
+        return meta
 
 
 def _now() -> str:

@@ -1,0 +1,274 @@
+"""What simulated tasks run: the workload's real loop, one call at a time.
+
+* ``CycleProgram``: replays a fixed list of recorded calls forever (a processes-mode task's
+  steady cycle; the scheduler tests' synthetic tasks).
+* ``ThreadTask``: threads mode. Each task is a real Python thread running the workload's
+  ``setup`` and ``loop`` on the *shared* simulated mm, used as a coroutine: the mm it sees is a
+  ``_CallGate`` whose syscall methods (``brk``, ``mmap``, ``munmap``, ``mprotect``, ``fault``,
+  ...) stop the thread and hand control back to the scheduler, which resumes it when the
+  call's lock is granted in virtual time. Exactly one thread runs at any moment (a baton of
+  two locks), so the real mm changes state in virtual-time order, and per-thread mm state
+  (the legacy vmacache, fault counters) stays per task. Each call costs one thread round
+  trip (about 20 us of wall time on the project's machine).
+* ``record_cycle``: processes mode. Tasks are identical forks that share nothing, so one
+  representative task's real loop gives the per-step calls; stepping until the per-step
+  event signature repeats gives the steady cycle the scheduler time-shares.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Sequence
+
+from maple.mm.events import Segment
+
+__all__ = ["CycleProgram", "ThreadTask", "Call", "record_cycle", "SYSCALLS", "StepCycle"]
+
+#: mm methods that are calls (a syscall or a fault): the points where a task meets the scheduler
+SYSCALLS = frozenset({"mmap", "munmap", "mprotect", "brk", "fault", "mremap", "madvise", "fork", "exit"})
+
+#: one recorded call: (name, segments, ops completed after it)
+Call = tuple[str, list[Segment], int]
+
+
+class CycleProgram:
+    """Replays ``calls`` (``Call`` tuples) in a loop, forever."""
+
+    __slots__ = ("calls", "i")
+
+    def __init__(self, calls: Sequence[Call]) -> None:
+        if not calls:
+            raise ValueError("a cycle needs at least one call")
+        self.calls = list(calls)
+        self.i = 0
+
+    def start(self) -> str | None:
+        return self.calls[0][0]
+
+    def execute(self) -> tuple[list[Segment], int, str | None]:
+        name, segs, ops = self.calls[self.i]
+        self.i = (self.i + 1) % len(self.calls)
+        return segs, ops, self.calls[self.i][0]
+
+
+class _Stop(BaseException):
+    """Raised inside a task thread to end it (not an Exception: workloads must not catch it)."""
+
+
+class _CallGate:
+    """The mm as a task thread sees it: calls go through the scheduler, the rest passes on."""
+
+    def __init__(self, task: "ThreadTask", mm: Any) -> None:
+        self._task = task
+        self._mm = mm
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._mm, name)
+        if name in SYSCALLS and callable(value):
+            task = self._task
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                return task.gate(name, value, args, kwargs)
+
+            return call
+        return value
+
+
+class ThreadTask:
+    """One threads-mode task: a real thread running ``workload.loop`` on the shared ``mm``.
+
+    ``start()`` runs the workload's ``setup`` (events not recorded) and the loop up to its first
+    call; ``execute()`` performs the pending call, then lets the loop run on to the next one.
+    A workload error is re-raised from ``execute`` (as ``TaskError``, with the traceback text).
+    ``close()`` ends the thread.
+    """
+
+    def __init__(self, workload: Any, mm: Any, index: int) -> None:
+        self.workload = workload
+        self.mm = mm
+        self.index = index
+        self.gate_mm = _CallGate(self, mm)
+        self._mine = threading.Lock()
+        self._mine.acquire()
+        self._back = threading.Lock()
+        self._back.acquire()
+        self._pending: tuple[Any, tuple, dict] | None = None
+        self._pending_name: str | None = None
+        self._stop = False
+        self._ops = 0
+        self._calls_in_step = 0
+        self._error: str | None = None
+        self._thread = threading.Thread(target=self._body, name=f"model-task-{index}", daemon=True)
+
+    # -- scheduler side ------------------------------------------------------------------
+
+    def _resume(self) -> None:
+        self._mine.release()
+        self._back.acquire()
+        if self._error is not None:
+            from maple.clock.errors import TaskError
+
+            raise TaskError(f"task {self.index}: {self._error}")
+
+    def start(self) -> str | None:
+        self._thread.start()
+        self._back.acquire()  # setup done, the loop waits at its first call
+        if self._error is not None:
+            from maple.clock.errors import TaskError
+
+            raise TaskError(f"task {self.index}: {self._error}")
+        return self._pending_name
+
+    def execute(self) -> tuple[list[Segment], int, str | None]:
+        self._ops = 0
+        self._resume()
+        segs = self._segs
+        return segs, self._ops, self._pending_name
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._stop = True
+            self._mine.release()
+            self._thread.join(5.0)
+
+    # -- thread side ---------------------------------------------------------------------
+
+    def _wait(self) -> None:
+        self._back.release()
+        self._mine.acquire()
+        if self._stop:
+            raise _Stop
+
+    def gate(self, name: str, method: Any, args: tuple, kwargs: dict) -> Any:
+        """A call reached by the loop: wait for the grant, perform it, record its segments."""
+        self._pending_name = name
+        self._calls_in_step += 1
+        self._wait()
+        events = self.mm.events
+        events.take()
+        try:
+            result = method(*args, **kwargs)
+        finally:
+            self._segs = events.take()
+        return result
+
+    def _body(self) -> None:
+        import traceback
+
+        wl = self.workload
+        mm = self.gate_mm
+        try:
+            events = self.mm.events
+            was = events.enabled
+            events.enabled = False
+            try:
+                state = wl.setup(self.mm, self.index)
+            finally:
+                events.enabled = was
+            self._segs = []
+            loop = wl.loop
+            while True:
+                self._calls_in_step = 0
+                ops = loop(mm, state)
+                if self._calls_in_step == 0:
+                    raise RuntimeError(f"{wl.name}: a loop step made no syscall or fault; the model clock cannot time it")
+                self._ops += ops
+        except _Stop:
+            return
+        except BaseException:
+            self._error = traceback.format_exc()
+            self._pending_name = None
+            try:
+                self._back.release()
+            except RuntimeError:
+                pass
+
+
+class StepCycle:
+    """A processes-mode task's steady cycle: ``calls`` (``Call`` tuples) repeat forever.
+
+    ``warmup_steps`` loop steps ran before the cycle; ``steps`` loop steps make one cycle;
+    ``exact`` is False when no repetition was found within the step budget (the cycle is
+    then every recorded step, an average).
+    """
+
+    __slots__ = ("calls", "steps", "warmup_steps", "exact")
+
+    def __init__(self, calls: list[Call], steps: int, warmup_steps: int, exact: bool) -> None:
+        self.calls = calls
+        self.steps = steps
+        self.warmup_steps = warmup_steps
+        self.exact = exact
+
+
+def _signature(calls: list[Call]) -> tuple:
+    return tuple((name, ops, tuple((s.ctx, tuple(sorted(s.events.items()))) for s in segs)) for name, segs, ops in calls)
+
+
+def record_cycle(workload: Any, mm: Any, *, task: int = 0, max_steps: int | None = None) -> StepCycle:
+    """Run one task's real loop on ``mm`` (its own fork) until its per-step calls repeat.
+
+    ``setup`` runs unrecorded; then ``det_warmup_loops`` passes warm the task up; then steps
+    are recorded until the last ``p`` steps equal the ``p`` before them for the smallest such
+    period (checked at whole passes), or ``max_steps`` (default: 4 passes + 16 steps) run
+    out, in which case every recorded step is the cycle.
+    """
+    events = mm.events
+    calls: list[Call] = []
+    current: list[Call] = []
+
+    class _Recorder:
+        def __getattr__(self, name: str) -> Any:
+            value = getattr(mm, name)
+            if name in SYSCALLS and callable(value):
+                def call(*args: Any, **kwargs: Any) -> Any:
+                    events.take()
+                    try:
+                        return value(*args, **kwargs)
+                    finally:
+                        current.append((name, events.take(), 0))
+                return call
+            return value
+
+    events.enabled = False
+    state = workload.setup(mm, task)
+    events.enabled = True
+    gate = _Recorder()
+    per_pass = max(1, int(getattr(workload, "steps_per_loop", 1)))
+    warm = per_pass * max(1, int(getattr(workload, "det_warmup_loops", 1)))
+    for _ in range(warm):
+        workload.loop(gate, state)
+    current.clear()
+    steps: list[list[Call]] = []
+    limit = max_steps if max_steps is not None else 4 * per_pass + 16
+    sigs: list[tuple] = []
+    period = 0
+    while len(steps) < limit:
+        current.clear()
+        ops = workload.loop(gate, state)
+        if not current:
+            raise RuntimeError(f"{workload.name}: a loop step made no syscall or fault; the model clock cannot time it")
+        name, segs, _ = current[-1]
+        current[-1] = (name, segs, ops)
+        steps.append(list(current))
+        sigs.append(_signature(current))
+        n = len(sigs)
+        found = 0
+        for p in range(1, n // 2 + 1):
+            if sigs[n - p:] == sigs[n - 2 * p:n - p]:
+                found = p
+                break
+        if found and (n >= 2 * found and (found % per_pass == 0 or per_pass % found == 0)):
+            period = found
+            break
+    events.enabled = False
+    if period:
+        cyc = steps[len(steps) - period:]
+        exact = True
+    else:
+        cyc = steps
+        period = len(steps)
+        exact = False
+    for step in cyc:
+        calls.extend(step)
+    return StepCycle(calls, period, warm + len(steps) - period, exact)
