@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "gate": ("gate", "gate_cmd", "Fail (exit 1) when a run regressed against a baseline."),
     "plot": ("plot", "plot_cmd", "Plot throughput against tasks, and counters per op."),
     "record": ("record", "record_cmd", "Record a command's address-space syscalls as a trace."),
+    "calibrate": ("calibrate", "calibrate_cmd", "Fit the model clock's cost profile on this machine's kernel."),
     "reproduce": ("reproduce", "reproduce_cmd", "Rerun the seed thread's published rows on modeled kernels."),
 }
 

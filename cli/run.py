@@ -19,6 +19,11 @@ WARMUP = 6.0
 INTERVAL = 1.0
 #: --quick: a few-second smoke run.
 QUICK = {"procs": "2", "samples": 3, "warmup": 0.2, "interval": 0.1}
+#: under the model clock the interval and warm-up are virtual seconds: a threads-mode window
+#: costs real time in proportion to the calls it holds (docs/clock.md)
+MODEL_INTERVAL = 0.001
+MODEL_WARMUP = 0.002
+MODEL_QUICK = {"warmup": 0.0005, "interval": 0.0005}
 
 _NCPU = sysinfo.cpu_count()
 _DEFAULT_PROCS = spec.default_procs(_NCPU)
@@ -92,10 +97,14 @@ def _on_sigterm(signum: int, frame: Any) -> None:
         f"(will-it-scale discards 6 one-second samples), --interval {INTERVAL:g}: about two "
         "minutes for `maplebench run brk1` on two cores. --quick: --procs 2 --samples 3 "
         "--warmup 0.2 --interval 0.1 (options given explicitly still win).\n\n"
-        "Threads mode is GIL-bound on standard CPython: the tasks interleave under the GIL "
-        "instead of running in parallel, so threads-mode throughput does not scale with "
-        "tasks. On a free-threaded interpreter (python3.13t and later with the GIL off) they "
-        "run in parallel; meta.json records gil_enabled either way."
+        f"Under --clock model (the default) --interval and --warmup are virtual seconds "
+        f"(defaults {MODEL_INTERVAL:g} and {MODEL_WARMUP:g}; --quick: {MODEL_QUICK['interval']:g} "
+        f"and {MODEL_QUICK['warmup']:g}) and throughput is simulated kernel time on --cpus "
+        "modeled CPUs: threads mode is not GIL-bound there, its tasks run in parallel in "
+        "virtual time and contend on the modeled mmap_lock. Under --clock wall, threads mode "
+        "is GIL-bound on standard CPython: the tasks interleave under the GIL instead of "
+        "running in parallel, so threads-mode throughput does not scale with tasks (on a "
+        "free-threaded interpreter they run in parallel; meta.json records gil_enabled)."
     ),
 )
 @click.argument("workload", nargs=-1, required=True)
@@ -122,6 +131,18 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 @click.option("--no-affinity", is_flag=True, help="Do not bind tasks round-robin to CPUs.")
 @click.option("--trace", "trace", default=None, metavar="FILE",
               help="Trace file for the `trace` workload (passed as trace=FILE to every workload).")
+@click.option("--clock", default="model", show_default=True, type=click.Choice(["model", "wall"]),
+              help="model: simulated kernel time on modeled CPUs; wall: the simulation's own run time.")
+@click.option("--cpus", type=int, default=None, metavar="N",
+              help=f"Modeled CPUs (model clock). [default: {_NCPU}, this machine's]")
+@click.option("--smt", type=int, default=1, show_default=True, metavar="K",
+              help="Hardware threads per modeled core (model clock).")
+@click.option("--profile", default=None, metavar="PROFILE",
+              help="Cost profile (model clock): a shipped name or a JSON file. [default: default]")
+@click.option("--jobs", type=int, default=1, show_default=True, metavar="N",
+              help="Model-clock cells run in parallel on N local processes.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Send model-clock cells to this Dask scheduler (pip install 'maplebench[dask]').")
 def run_cmd(
     workload: tuple[str, ...],
     mm_kinds: str,
@@ -137,6 +158,12 @@ def run_cmd(
     quiet: bool,
     no_affinity: bool,
     trace: str | None,
+    clock: str,
+    cpus: int | None,
+    smt: int,
+    profile: str | None,
+    jobs: int,
+    scheduler: str | None,
 ) -> int:
     """Run will-it-scale workloads against the maple and legacy address spaces.
 
@@ -148,10 +175,14 @@ def run_cmd(
     """
     wl_names = list(dict.fromkeys(workload))
     if quick:
+        quick_times = MODEL_QUICK if clock == "model" else QUICK
         procs = QUICK["procs"] if procs is None else procs
         samples = QUICK["samples"] if samples is None else samples
-        warmup = QUICK["warmup"] if warmup is None else warmup
-        interval = QUICK["interval"] if interval is None else interval
+        warmup = quick_times["warmup"] if warmup is None else warmup
+        interval = quick_times["interval"] if interval is None else interval
+    if clock == "model":
+        warmup = MODEL_WARMUP if warmup is None else warmup
+        interval = MODEL_INTERVAL if interval is None else interval
     params: dict[str, Any] = {}
     if trace is not None:
         params["trace"] = trace
@@ -165,6 +196,12 @@ def run_cmd(
         interval=INTERVAL if interval is None else interval,
         affinity=not no_affinity,
         params=params,
+        clock=clock,
+        cpus=cpus,
+        smt=smt,
+        profile=profile,
+        jobs=jobs,
+        scheduler=scheduler,
     )
     config.validate()
     run = runner.Runner(config, writer=None)

@@ -94,7 +94,9 @@ class RunConfig:
     layout: str | None = None  # None: a built-in realistic layout (see default_layout)
     params: dict[str, Any] = field(default_factory=dict)
     deterministic: bool = True
-    clock: str = "wall"  # the model clock becomes the default once maple.clock lands
+    #: ``model`` (default): virtual time on modeled CPUs; ``interval`` and ``warmup`` are then
+    #: virtual seconds (keep them in the milliseconds, see docs/clock.md)
+    clock: str = "model"
     #: modeled CPUs (model clock); None: this machine's count
     cpus: int | None = None
     #: hardware threads per modeled core (model clock)
@@ -125,6 +127,10 @@ class RunConfig:
                 raise InputError(f"--mm '{kind}': unknown mm (known: {', '.join(known)})")
         if self.clock not in CLOCKS:
             raise InputError(f"--clock '{self.clock}': unknown clock (known: {', '.join(CLOCKS)})")
+        if self.clock == "model" or self.profile is not None:
+            from maple.clock.profile import load_profile
+
+            load_profile(self.profile)  # a bad --profile is refused before anything runs
         for mode in self.modes:
             if mode not in MODES:
                 raise InputError(f"--mode '{mode}': unknown mode (known: {', '.join(MODES)})")
@@ -753,6 +759,11 @@ class Runner:
         cells = self.config.cells()
         status = "complete"
         try:
+            if self.config.jobs > 1 or self.config.scheduler:
+                from maple.bench.parallel import run_parallel
+
+                run_parallel(self, cells)
+                return status
             for index, cell in enumerate(cells):
                 self.progress.cell(index, len(cells), cell)
                 rows: list[dict[str, Any]] = []
@@ -810,9 +821,15 @@ class Runner:
         return TimedPass(wl, self.mm_factory(cell.mm), cell.mode, cell.tasks, affinity=c.affinity)
 
     def _run_timed(self, wl: TimedWorkload, cell: Cell, key: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        iteration = wl.iteration
+        if self.config.clock == "model":
+            from maple.clock.timed import model_iteration
+
+            def iteration(kind: str, tasks: int, mode: str) -> dict[str, float]:
+                return model_iteration(wl, kind, tasks, mode, config=self.config)
         for s in range(1, self.config.samples + 1):
             try:
-                result = wl.iteration(cell.mm, cell.tasks, cell.mode)
+                result = iteration(cell.mm, cell.tasks, cell.mode)
             except (KeyboardInterrupt, InputError):
                 raise
             except Exception:
@@ -849,11 +866,29 @@ class Runner:
                 "params": {k: str(v) for k, v in c.params.items()},
             },
         }
+        if c.clock == "model":
+            meta["model"] = _model_meta(c)
         if HOST in c.mms:  # host cells: the real kernel, CPUs and compiler they ran on
             from maple.host import sysinfo as host_sysinfo
 
             meta["host"] = host_sysinfo.facts(self.host_build)
         return meta
+
+
+def _model_meta(c: RunConfig) -> dict[str, Any]:
+    """meta.json ``model``: the model clock's profile (name, provenance) and modeled CPUs."""
+    from maple.clock.backend import modeled_cpus
+    from maple.clock.profile import load_profile
+
+    profile = load_profile(c.profile)
+    return {
+        "clock": "model",
+        "profile": profile.name,
+        "profile_spec": c.profile,
+        "provenance": dict(profile.provenance),
+        "cpus": modeled_cpus(c.cpus),
+        "smt": c.smt,
+    }
 
 
 def _now() -> str:

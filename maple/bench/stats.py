@@ -300,6 +300,21 @@ def _nan0(v: float) -> float:
     return 0.0 if math.isnan(v) else v
 
 
+def exact_verdict(base: Sequence[float], new: Sequence[float], higher_is_better: bool) -> Verdict | None:
+    """Zero-variance cells (the model clock's deterministic samples): when every sample of
+    both sides is the same value, the difference is exact, not an estimate. Any nonzero
+    difference is then significant under every rule (score 0.0), no difference is not (score
+    1.0). None when either side varies (the rule's own test applies)."""
+    b, n = as_samples(base), as_samples(new)
+    if b.size == 0 or n.size == 0 or np.ptp(b) != 0 or np.ptp(n) != 0:
+        return None
+    mean = hmean if higher_is_better else amean
+    mb, mn = mean(b), mean(n)
+    if math.isnan(mb) or math.isnan(mn):
+        return None
+    return Verdict(bool(mb != mn), 0.0 if mb != mn else 1.0)
+
+
 def ttest(base: Sequence[float], new: Sequence[float], higher_is_better: bool) -> Verdict:
     """mmtests 2018-2024 (``Compare::_significanceTest``): headline means, arithmetic stddevs.
 
@@ -374,8 +389,13 @@ _RULES: dict[str, Callable[[Sequence[float], Sequence[float], bool], Verdict]] =
 
 
 def significance(rule: str, base: Sequence[float], new: Sequence[float], higher_is_better: bool) -> Verdict:
-    """Apply the named rule (``ttest``, ``ci`` or ``welch``) to two sample sets."""
-    return _RULES[check_rule(rule)](base, new, higher_is_better)
+    """Apply the named rule (``ttest``, ``ci`` or ``welch``) to two sample sets; two
+    zero-variance sets are decided exactly first (``exact_verdict``)."""
+    fn = _RULES[check_rule(rule)]
+    exact = exact_verdict(base, new, higher_is_better)
+    if exact is not None:
+        return exact
+    return fn(base, new, higher_is_better)
 
 
 def describe_rule(rule: str) -> str:

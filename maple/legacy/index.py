@@ -41,6 +41,22 @@ VMA = Any
 _NODES, _LINES, _VMAS, _LIST = 0, 1, 2, 3
 
 
+
+class _Off:
+    """A recorder that is never enabled (``maple.mm.events.EventRecorder``'s interface; this
+    package does not import ``maple.mm``)."""
+
+    __slots__ = ()
+    enabled = False
+
+    def add(self, name: str, n: int = 1) -> None:
+        pass
+
+
+#: stands in for the owning mm's recorder until the mm attaches it
+_OFF = _Off()
+
+
 def _start_gap(vma: VMA) -> int:
     """``vm_start_gap(vma)``: vm_start less the stack guard gap for VM_GROWSDOWN."""
     flags = vma.flags
@@ -119,7 +135,8 @@ class LegacyVmaIndex:
 
     kind = "legacy"
 
-    __slots__ = ("_tree", "_cache", "mmap", "highest_vm_end", "map_count")
+    __slots__ = ("_tree", "_cache", "mmap", "highest_vm_end", "map_count", "events", "era",
+                 "_inserts", "_erases", "_snap")
 
     def __init__(self) -> None:
         tree = VmaGapTree()
@@ -131,6 +148,53 @@ class LegacyVmaIndex:
         self.highest_vm_end = 0
         #: ``mm->map_count``.
         self.map_count = 0
+        #: the owning mm's cost-event recorder (disabled until the mm attaches its own)
+        self.events: Any = _OFF
+        self.era = None
+        #: rb_insert_augmented / rb_erase_augmented calls, for the cost events
+        self._inserts = 0
+        self._erases = 0
+        self._snap = self._event_state()
+
+    # -- cost events ------------------------------------------------------------------------
+
+    def _event_state(self) -> tuple[int, ...]:
+        """The cumulative counts the cost events are deltas of."""
+        cache = self._cache
+        tree = self._tree
+        nodes, _, _, list_updates = cache.thread_counts()
+        hits, misses = cache.hits, cache.misses
+        return (nodes, tree.rotations, tree.computes, list_updates, hits + misses, misses,
+                cache.seqnum, self._inserts, self._erases)
+
+    def attach_events(self, events: Any, era: Any) -> None:
+        """Record into ``events`` (the owning mm's recorder); counting restarts here."""
+        self.events = events
+        self.era = era
+        self._snap = self._event_state()
+
+    def sync_events(self) -> None:
+        """Forget work done while nobody recorded (the mm calls it as a recorded syscall or
+        fault starts)."""
+        self._snap = self._event_state()
+
+    def flush_events(self) -> None:
+        """Record what the index did since the last flush, from its own counters: rbtree
+        node reads (``rb_walk``), rotations, ``rb_subtree_gap`` recomputations, list
+        splices, vmacache lookups, misses (each followed by a walk and ``vmacache_update``)
+        and invalidations, rbtree inserts and erases. The mm calls it at every lock
+        transition, so each delta lands in the lock context that did the work."""
+        cur = self._event_state()
+        snap = self._snap
+        if cur == snap:
+            return
+        self._snap = cur
+        add = self.events.add
+        for name, now, before in zip(_LEGACY_EVENTS, cur, snap):
+            if now != before:
+                add(name, now - before)
+        if cur[5] != snap[5]:
+            add("vmacache_update", cur[5] - snap[5])
 
     # -- introspection --------------------------------------------------------------------
 
@@ -240,6 +304,23 @@ class LegacyVmaIndex:
         counts[_VMAS] += steps
         return None, node
 
+    def peek_vma(self, addr: int) -> VMA | None:
+        """The first VMA with ``end > addr``, read without counting or touching the
+        vmacache: the page-table model asks it which page-table pages ``free_pgtables``
+        may free, and munmap whether a stack follows (the kernel knows both from the walk
+        it already did)."""
+        node = self._tree.root
+        found = None
+        while node is not None:
+            if node.end > addr:
+                found = node
+                if node.start <= addr:
+                    break
+                node = node.rb_left
+            else:
+                node = node.rb_right
+        return found
+
     def vma_lookup(self, addr: int) -> VMA | None:
         """``vma_lookup`` (v5.15): ``find_vma``, rejected unless it contains ``addr``."""
         vma = self.find_vma(addr)
@@ -340,6 +421,7 @@ class LegacyVmaIndex:
         self._link_list(vma, prev, counts)
         self._link_rb(vma, parent, left)
         self.map_count += 1
+        self._inserts += 1
 
     def _is_linked(self, vma: VMA) -> bool:
         return vma.rb_parent is not None or self._tree.root is vma
@@ -351,6 +433,7 @@ class LegacyVmaIndex:
             raise AssertionError(f"remove: {vma!r} is not in this index")
         tree = self._tree
         tree.erase(vma)
+        self._erases += 1
         prev = vma.vm_prev
         nxt = vma.vm_next
         counts = self._cache.thread().counts
@@ -414,6 +497,7 @@ class LegacyVmaIndex:
         tail = first
         while vma is not None and vma.start < end:
             tree.erase(vma)
+            self._erases += 1
             self.map_count -= 1
             tail = vma
             vma = vma.vm_next
@@ -708,6 +792,17 @@ class LegacyVmaIndex:
         counts = self._cache.thread().counts
         counts[_LINES] += read
         counts[_VMAS] += read
+        ev = self.events
+        if ev.enabled:
+            # dup_mmap's rbtree and list work happens in the forking task: record the
+            # child's link-by-link build here (the child's own recorder starts after it)
+            self.flush_events()
+            cstate = child._event_state()
+            if child.map_count:
+                ev.add("rb_insert", child.map_count)
+            for name, i in (("rb_rotate", 1), ("rb_gap_update", 2), ("vma_list_update", 3)):
+                if cstate[i]:
+                    ev.add(name, cstate[i])
         return child
 
     def clear(self) -> None:
@@ -782,6 +877,11 @@ class LegacyVmaIndex:
             for slot, cached in enumerate(tc.vmas):
                 if cached is not None and id(cached) not in live:
                     raise AssertionError(f"vmacache slot {slot} holds unlinked {cached!r}")
+
+
+#: event names of ``_event_state``'s fields, in order
+_LEGACY_EVENTS = ("rb_walk", "rb_rotate", "rb_gap_update", "vma_list_update", "vmacache_lookup",
+                  "vmacache_miss", "vmacache_invalidate", "rb_insert", "rb_erase")
 
 
 def _vm_start(vma: VMA) -> int:

@@ -46,6 +46,7 @@ EVENTS: dict[str, str] = {
     "mmap_lock": "one uncontended mmap_lock acquire + release (atomic RMW pair on mm->mmap_lock)",
     "mmap_lock_downgrade": "mmap_write_downgrade",
     "vma_lock": "one per-VMA lock acquire + release (lock_vma_under_rcu, vma_end_read)",
+    "vma_write_lock": "vma_start_write: one VMA marked write-locked until mmap_write_unlock (6.4+)",
     # VMAs and anon_vmas
     "vma_alloc": "vm_area_alloc (slab alloc + zero of a vm_area_struct)",
     "vma_dup": "vm_area_dup (slab alloc + copy), as in __split_vma and dup_mmap",
@@ -85,6 +86,7 @@ EVENTS: dict[str, str] = {
     "pte_zap": "one PTE cleared (zap_pte_range)",
     "pte_copy": "one PTE copied at fork (copy_page_range)",
     "page_zero": "one anonymous page allocated and zeroed",
+    "page_copy": "one page allocated and copied by a write to a present read-only private PTE (wp_page_copy)",
     "page_cache_hit": "one page found in the page cache (filemap_fault)",
     "page_cache_alloc": "one page added to the page cache",
     "page_mkwrite": "one shared-file write fault's page_mkwrite + dirtying",

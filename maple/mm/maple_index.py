@@ -17,14 +17,27 @@ handed, never the neighbours the tree walk passes), each charged one more cache 
 VMA tree write (``1 + 3 * height`` nodes, the worst case of a spanning store; most are handed
 back unused by ``mas_destroy``): the hidden cost behind "modifications are more expensive".
 It is kept apart from ``nodes_allocated``, which counts the nodes the tree really builds.
+
+Cost events (``maple.mm.events``; recorded only while ``events.enabled``): every tree write
+is classified before it happens as the kernel's store type (``mas_wr_store_type``: exact fit,
+slot store, append, node store, split, rebalance, spanning store, root store) by a read-only
+peek at the leaf, and after it the tree's own allocation and free counts are read as deltas.
+The era (``maple.mm.eras.Era``) then decides what the kernel's path does with that store:
+where its nodes come from (on demand, ``mas_preallocate``'s worst case or the precise count),
+whether a node store is an on-stack copy or, in RCU mode, a new node with the old one freed
+after a grace period. Walks are the tree's ``nodes_visited`` delta, flushed by the mm at each
+lock transition (``flush_events``).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Callable, Iterator
 
 from maple.linux import VM_GROWSDOWN, vm_end_gap, vm_start_gap
+from maple.mm.events import EventRecorder
 from maple.tree import ULONG_MAX, EntryExists, InvalidArgument, MapleTree, MaState, NoSpace
+from maple.tree.constants import ARANGE64_SLOTS, RANGE64_MIN_SLOTS, RANGE64_SLOTS
 
 __all__ = ["MapleVmaIndex", "LINES_PER_NODE"]
 
@@ -38,6 +51,15 @@ _COUNTER_KEYS = (
 )
 #: VM_STARTGAP_FLAGS on x86-64 (VM_GROWSUP is VM_NONE there)
 _STARTGAP_FLAGS = VM_GROWSDOWN
+#: fewest slots a non-root leaf may keep (mt_min_slots + 1)
+_LEAF_MIN = RANGE64_MIN_SLOTS + 1
+
+#: store types (mas_wr_store_type, lib/maple_tree.c v6.12+; the same cases in MT6 and v6.1)
+EXACT, SLOT, APPEND, NODE, SPLIT, REBALANCE, SPANNING, ROOT = (
+    "exact", "slot", "append", "node", "split", "rebalance", "spanning", "root",
+)
+#: a disabled recorder shared by indexes that nobody records (never enabled)
+_OFF = EventRecorder()
 
 
 class MapleVmaIndex:
@@ -45,12 +67,21 @@ class MapleVmaIndex:
     protocol described in docs/mm.md."""
 
     kind = "maple"
-    __slots__ = ("_mt", "_vmas_visited", "_preallocated")
+    __slots__ = ("_mt", "_vmas_visited", "_preallocated", "events", "era", "gfp", "_walked", "_bracket")
 
     def __init__(self, tree: MapleTree | None = None) -> None:
         self._mt = MapleTree(alloc=True) if tree is None else tree
         self._vmas_visited = 0
         self._preallocated = 0
+        #: the owning mm's recorder (a disabled one until the mm attaches its own)
+        self.events: EventRecorder = _OFF
+        #: the era whose allocation policy the events follow (None: v6.1's)
+        self.era = None
+        #: set by the mm around a write its kernel path does with ``mas_store_gfp`` (on demand)
+        self.gfp = False
+        self._walked = self._mt.counters["nodes_visited"]
+        #: an open ``begin_op`` bracket (several index calls, one preallocation)
+        self._bracket: list | None = None
 
     # ------------------------------------------------------------------ inspection
 
@@ -103,6 +134,25 @@ class MapleVmaIndex:
         self._vmas_visited += (vma is not None) + (prev is not None)
         return vma, prev
 
+    def peek_vma(self, addr: int):
+        """The first VMA with ``end > addr``, read without counting: the page-table model
+        asks it which page-table pages ``free_pgtables`` may free, and munmap whether a
+        stack follows (the kernel knows both from the walk it already did)."""
+        index = addr
+        while True:
+            node, inner, _, _ = self._mt._top
+            if inner is None:
+                return node.entry if node is not None and index == 0 else None
+            for _ in inner:
+                node = node.slots[bisect_left(node.pivots, index)]
+            sl = node.slots
+            for k in range(bisect_left(node.pivots, index), len(sl)):
+                if sl[k] is not None:
+                    return sl[k]
+            if node.max == ULONG_MAX:
+                return None
+            index = node.max + 1
+
     def vma_lookup(self, addr: int):
         """``vma_lookup``: ``mtree_load``."""
         vma = self._mt.load(addr)
@@ -147,6 +197,11 @@ class MapleVmaIndex:
     def insert(self, vma) -> None:
         """``vma_mas_store`` of a new VMA at ``[vm_start, vm_end - 1]``."""
         self._preallocate()
+        if self.events.enabled:
+            acc = self._op_start()
+            self._write(vma.start, vma.end - 1, vma, acc, True)
+            self._op_end(acc)
+            return
         try:
             self._mt.insert_range(vma.start, vma.end - 1, vma)
         except EntryExists:
@@ -155,12 +210,22 @@ class MapleVmaIndex:
     def remove(self, vma) -> None:
         """``vma_mas_remove``: one NULL store over the VMA's range."""
         self._preallocate()
+        if self.events.enabled:
+            acc = self._op_start()
+            self._write(vma.start, vma.end - 1, None, acc)
+            self._op_end(acc)
+            return
         self._mt.store_range(vma.start, vma.end - 1, None)
 
     def remove_range(self, start: int, end: int, vmas) -> None:
         """munmap's detach (``do_mas_align_munmap``): ONE NULL store over ``[start, end - 1]``."""
         if vmas:
             self._preallocate()
+            if self.events.enabled:
+                acc = self._op_start()
+                self._write(start, end - 1, None, acc)
+                self._op_end(acc)
+                return
             self._mt.store_range(start, end - 1, None)
 
     def adjust(self, vma, start: int, end: int) -> None:
@@ -170,6 +235,16 @@ class MapleVmaIndex:
         self._preallocate()  # __vma_adjust / vma_expand / do_brk_flags preallocate once
         vma.start = start
         vma.end = end
+        if self.events.enabled:
+            acc = self._op_start()
+            if start > old_start:
+                self._write(old_start, start - 1, None, acc)
+            if end < old_end:
+                self._write(end, old_end - 1, None, acc)
+            if start < old_start or end > old_end:
+                self._write(start, end - 1, vma, acc)
+            self._op_end(acc)
+            return
         store_range = self._mt.store_range
         if start > old_start:
             store_range(old_start, start - 1, None)
@@ -177,6 +252,185 @@ class MapleVmaIndex:
             store_range(end, old_end - 1, None)
         if start < old_start or end > old_end:
             store_range(start, end - 1, vma)
+
+    # ------------------------------------------------------------------ cost events
+
+    @property
+    def rcu(self) -> bool:
+        """Whether the VMA tree is in RCU mode (``mt_in_rcu``)."""
+        return self._mt.rcu
+
+    def set_in_rcu(self) -> None:
+        """``mt_set_in_rcu``: sticky from now on (v5 ``mmget``; 6.3+ from creation)."""
+        if not self._mt.rcu:
+            self._mt.set_in_rcu(True)
+
+    def flush_events(self) -> None:
+        """Record the node reads done since the last flush (``node_walk``: the tree's own
+        ``nodes_visited`` delta). The mm calls it at every lock transition."""
+        visited = self._mt._visited
+        n = visited - self._walked
+        if n:
+            self._walked = visited
+            self.events.add("node_walk", n)
+
+    def sync_events(self) -> None:
+        """Forget walks done while nobody recorded (the mm calls it as a recorded syscall
+        or fault starts)."""
+        self._walked = self._mt._visited
+
+    def begin_op(self) -> None:
+        """Open one ``mas_preallocate`` .. ``mas_destroy`` bracket over several index calls
+        (``__split_vma``: the kernel's ``__vma_adjust`` preallocates once for the shrink
+        and the insert). Events only; the ``nodes_preallocated`` counter is unchanged."""
+        self._bracket = [self._mt.height, 0, 0]
+
+    def end_op(self) -> None:
+        """Close the bracket: account its nodes by the era's policy."""
+        acc = self._bracket
+        self._bracket = None
+        if acc is not None:
+            self._account(acc)
+
+    def _op_start(self) -> list:
+        """Start one index operation (one ``mas_preallocate`` .. ``mas_destroy`` bracket):
+        ``[height before, nodes used, nodes a precise request asks]``."""
+        if self._bracket is not None:
+            return self._bracket
+        return [self._mt.height, 0, 0]
+
+    def _op_end(self, acc: list) -> None:
+        """End an index operation unless a bracket is open."""
+        if acc is not self._bracket:
+            self._account(acc)
+
+    def _account(self, acc: list) -> None:
+        """Where the operation's nodes came from, by the era's allocation policy."""
+        height, used, need = acc
+        era = self.era
+        policy = "worst" if era is None else era.prealloc
+        add = self.events.add
+        if self.gfp or policy == "none":  # mas_store_gfp: allocate what the store needs
+            if used:
+                add("node_alloc", used)
+            return
+        request = 1 + 3 * height if policy == "worst" else need
+        if request:
+            add("node_prealloc", request)
+        if used < request:
+            add("node_prealloc_unused", request - used)
+        elif used > request:  # beyond the request: the store allocates the rest itself
+            add("node_alloc", used - request)
+
+    def _peek(self, index: int):
+        """The raw entry at ``index``, read without counting (classification only)."""
+        node, inner, _, _ = self._mt._top
+        if inner is None:
+            return None if node is None or index else node.entry
+        for _ in inner:
+            node = node.slots[bisect_left(node.pivots, index)]
+        return node.slots[bisect_left(node.pivots, index)]
+
+    def _store_type(self, index: int, last: int, entry) -> tuple[str, int]:
+        """``mas_wr_store_type`` for a store of ``entry`` over ``[index, last]``, decided
+        from the leaf as it is before the store (read-only, uncounted). Returns the type and,
+        for a split, how many levels split (the leaf plus every full ancestor above it)."""
+        node, inner, _, _ = self._mt._top
+        if inner is None or (index == 0 and last == ULONG_MAX):
+            return ROOT, 0
+        full = []
+        for _ in inner:
+            full.append(len(node.slots) >= (ARANGE64_SLOTS if node.gaps is not None else RANGE64_SLOTS))
+            node = node.slots[bisect_left(node.pivots, index)]
+        piv = node.pivots
+        sl = node.slots
+        lmin, lmax = node.min, node.max
+        if last > lmax:
+            return SPANNING, 0
+        o = bisect_left(piv, index)
+        oe = o if last <= piv[o] else bisect_left(piv, last, o)
+        if entry is None:  # mas_wr_extend_null
+            if sl[o] is None:
+                index = piv[o - 1] + 1 if o else lmin
+            elif o and index == piv[o - 1] + 1 and sl[o - 1] is None:
+                o -= 1
+                index = piv[o - 1] + 1 if o else lmin
+            if sl[oe] is None:
+                last = piv[oe]
+            elif last == piv[oe] and oe + 1 < len(sl) and sl[oe + 1] is None:
+                oe += 1
+                last = piv[oe]
+            if (index == lmin and index and self._peek(index - 1) is None) or (
+                last == lmax and last != ULONG_MAX and self._peek(last + 1) is None
+            ):
+                return SPANNING, 0
+        rmin = piv[o - 1] + 1 if o else lmin
+        head = index > rmin
+        tail = last < piv[oe]
+        if not head and not tail and o == oe:
+            return EXACT, 0
+        n = len(sl)
+        new_n = n - (oe - o) + head + tail
+        if new_n > RANGE64_SLOTS:
+            levels = 1
+            for f in reversed(full):
+                if not f:
+                    break
+                levels += 1
+            return SPLIT, levels
+        if new_n < _LEAF_MIN and full:
+            return REBALANCE, 0
+        if new_n == n and oe - o == 1:
+            return SLOT, 0
+        if new_n == n + 1 and o == oe == n - 1 and head != tail:
+            return APPEND, 0
+        return NODE, 0
+
+    def _write(self, first: int, last: int, entry, acc: list, insert: bool = False) -> None:
+        """One tree write with its events: classify, store, read the tree's deltas."""
+        mt = self._mt
+        kind, levels = self._store_type(first, last, entry)
+        height = mt.height
+        a0, f0 = mt._allocated, mt._freed
+        if insert:
+            try:
+                mt.insert_range(first, last, entry)
+            except EntryExists:
+                raise AssertionError(f"insert: {entry!r} overlaps an indexed VMA") from None
+        else:
+            mt.store_range(first, last, entry)
+        add = self.events.add
+        rcu = mt.rcu
+        era = self.era
+        if kind is APPEND and rcu and era is not None and not era.rcu_append_in_place:
+            kind = NODE  # 6.12+: no appends in RCU mode
+        if kind is EXACT or kind is SLOT or kind is APPEND:
+            add("node_write")  # in place, no node (slot stores are RCU-safe two-slot shifts)
+            used = need = 0
+        elif kind is NODE:
+            add("node_copy")  # on-stack node rebuilt and copied back, or a new node (RCU)
+            used = need = 1 if rcu else 0
+            if rcu:
+                add("node_free_rcu")
+        else:
+            used = mt._allocated - a0
+            freed = mt._freed - f0
+            if used:
+                add("node_copy", used)
+            if freed:
+                add("node_free_rcu" if rcu else "node_free", freed)
+            if kind is SPLIT:
+                need = 2 * levels + 1
+            elif kind is REBALANCE:
+                need = 2 * height + 1
+            elif kind is SPANNING:
+                need = 1 + 3 * height
+            else:
+                need = 1
+        if kind is not EXACT and height > 1:
+            add("gap_update", height - 1)
+        acc[1] += used
+        acc[2] += need
 
     # ------------------------------------------------------------------ gap search
 
@@ -260,12 +514,47 @@ class MapleVmaIndex:
         ``copy`` returns None (``VM_DONTCOPY``) the range is left empty in the child.
 
         Counters: the parent's tree counts the nodes it read, the child's tree the nodes it
-        allocated and wrote (plus the walks that empty any ``VM_DONTCOPY`` ranges)."""
-        return MapleVmaIndex(self._mt.dup(copy))
+        allocated and wrote (plus the walks that empty any ``VM_DONTCOPY`` ranges).
+
+        Events (recorded in this index's recorder, the forking task's): with the era's
+        ``fork == "mt_dup"`` every child node is one ``mt_dup_node`` and every VMA one
+        ``node_write`` (its slot replaced by the child's VMA); with ``"insert"`` (v5 .. 6.7)
+        the child tree is built by in-order insertion: ``mas_expected_entries`` preallocates
+        its nodes (6.1+; on demand before), each VMA is one store, each node one copy."""
+        child = MapleVmaIndex(self._mt.dup(copy))
+        ev = self.events
+        if ev.enabled:
+            self.flush_events()
+            nodes = child._mt._allocated
+            vmas = len(child._mt)
+            era = self.era
+            if era is not None and era.fork == "mt_dup":
+                if nodes:
+                    ev.add("mt_dup_node", nodes)
+            elif nodes:
+                ev.add("node_prealloc" if era is None or era.prealloc != "none" else "node_alloc", nodes)
+                ev.add("node_copy", nodes)
+            if vmas:
+                ev.add("node_write", vmas)
+        return child
 
     def clear(self) -> None:
-        """``exit_mmap``'s ``__mt_destroy``: free every node (the tree counts them)."""
+        """``exit_mmap``'s ``__mt_destroy``: free every node (the tree counts them). RCU mode
+        is cleared first (``mt_clear_in_rcu``), so the frees are immediate."""
+        f0 = self._mt._freed
         self._mt.destroy()
+        if self.events.enabled:
+            freed = self._mt._freed - f0
+            if freed:
+                self.events.add("node_free", freed)
+
+    def attach_events(self, events: EventRecorder, era) -> None:
+        """Record into ``events`` (the owning mm's recorder) following ``era``'s policies;
+        counting restarts from the tree's current state."""
+        self.events = events
+        self.era = era
+        self._walked = self._mt._visited
+        self._bracket = None
 
     # ------------------------------------------------------------------ checking
 

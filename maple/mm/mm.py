@@ -69,7 +69,9 @@ from maple.linux import (
     VM_WRITE,
     vm_start_gap,
 )
+from maple.mm.eras import ERAS, LEGACY, MAPLE, Era
 from maple.mm.errors import MMError, SegmentationFault
+from maple.mm.events import EventRecorder
 from maple.mm.lock import RWSemaphore
 from maple.mm.vma import VMA, AnonVma, File
 from maple.tree import ULONG_MAX
@@ -85,6 +87,10 @@ TASK_UNMAPPED_BASE = (TASK_SIZE // 3) & PAGE_MASK
 
 PTE_PRESENT = 1
 PTE_WRITE = 2
+
+#: pages per page-table page (PTRS_PER_PTE) as a shift: one PTE table maps 2 MiB (PMD_SIZE)
+_PTE_TABLE_SHIFT = 9
+_PMD_SHIFT = PAGE_SHIFT + _PTE_TABLE_SHIFT
 
 _ACCESS = VM_READ | VM_WRITE | VM_EXEC
 _NOT_OFFSET = ~PAGE_MASK
@@ -123,6 +129,10 @@ class _FaultCounts:
 
 #: counters kept per thread (summed on read) because faults bump them under the read lock
 _PER_THREAD_KEYS = _FaultCounts.__slots__
+
+
+def _no_flush() -> None:
+    """Index without cost events (a test oracle): nothing to flush."""
 
 
 def _is_mergeable_anon_vma(src_anon: AnonVma | None, src: VMA | None, tgt: VMA) -> bool:
@@ -174,6 +184,9 @@ class MM:
         "_index", "kind", "mmap_lock", "_pt", "_ptl", "_map_count", "max_map_count",
         "mmap_base", "start_brk", "_brk", "start_stack", "exited", "rules", "_anon_ok",
         "_tls", "_fault_counts", "_pte_lock",
+        # eras and cost events
+        "era", "events", "_users", "_flush_index", "_sync_index", "_maple", "_ptables", "_mm_lock_seq",
+        "_vma_cond", "_vma_locks",
         # counters
         "_syscalls", "_mmap_calls", "_munmap_calls", "_mprotect_calls", "_brk_calls", "_forks",
         "_exits", "_faults", "_minor_faults", "_cow_faults", "_stack_expansions",
@@ -189,11 +202,37 @@ class MM:
         start_brk: int = DEFAULT_START_BRK,
         start_stack: int = 0,
         max_map_count: int = MAX_MAP_COUNT,
-        rules: str = "6.1",
+        rules: str | None = None,
+        era: Era | None = None,
     ) -> None:
+        if era is None:
+            era = ERAS.get(index.kind, LEGACY if index.kind == "legacy" else MAPLE)
+        if rules is None:
+            rules = era.rules
         if rules not in RULES:
             raise ValueError(f"rules {rules!r}: expected one of {', '.join(RULES)}")
         self.rules = rules
+        #: the kernel era whose code paths this mm follows (``maple.mm.eras``)
+        self.era = era
+        #: the cost events of this mm's syscalls and faults (``maple.mm.events``; off unless
+        #: a model clock enables it)
+        self.events = EventRecorder()
+        self._users = 1
+        attach = getattr(index, "attach_events", None)
+        if attach is not None:
+            attach(self.events, era)
+        self._flush_index = getattr(index, "flush_events", None) or _no_flush
+        self._sync_index = getattr(index, "sync_events", None) or _no_flush
+        self._maple = hasattr(index, "set_in_rcu")
+        if self._maple and era.rcu == "always":
+            index.set_in_rcu()  # MM_MT_FLAGS has MT_FLAGS_USE_RCU (6.3+)
+        #: page-table pages present (one per 2 MiB with a PTE installed since), by PMD index
+        self._ptables: set[int] = set()
+        #: ``mm_lock_seq``: bumped at every mmap_write_unlock (ends every VMA write lock)
+        self._mm_lock_seq = 0
+        #: per-VMA locks (6.4+): readers and writers meet on this condition
+        self._vma_locks = era.fault_lock == "vma"
+        self._vma_cond = threading.Condition()
         self._anon_ok = _is_mergeable_anon_vma if rules == "6.1" else _is_mergeable_anon_vma_current
         self._index = index
         self.kind: str = index.kind
@@ -214,6 +253,96 @@ class MM:
             setattr(self, "_" + key, 0)
         self._tls = threading.local()
         self._fault_counts: list[_FaultCounts] = []
+
+    # ------------------------------------------------------------------ users and events
+
+    @property
+    def users(self) -> int:
+        """``mm_users``: tasks using this address space (1 for a process; a threads-mode
+        client sets the thread count, as every ``clone(CLONE_VM)`` does ``mmget``). More than
+        one user makes a munmap's TLB flush a shootdown to the other CPUs, and puts the
+        VMA tree of the v5 patch set in RCU mode (``mmget`` called ``mt_set_in_rcu``, sticky).
+        """
+        return self._users
+
+    @users.setter
+    def users(self, n: int) -> None:
+        if n < 1:
+            raise ValueError(f"users {n}: an mm in use has at least one user")
+        self._users = n
+        if n > 1 and self._maple and self.era.rcu == "multi-user":
+            self._index.set_in_rcu()
+
+    def _ev(self, ctx: str, lock: object = None) -> None:
+        """A lock transition for the recorder: the index's pending counts go to the segment
+        that did them, then recording continues in ``ctx``. Called only while recording."""
+        self._flush_index()
+        self.events.enter(ctx, lock)
+
+    def _write_unlock(self) -> None:
+        """``mmap_write_unlock``: ends every VMA write lock taken in this cycle
+        (``vma_end_write_all``), then releases the semaphore."""
+        self._mm_lock_seq += 1
+        self.mmap_lock.up_write()
+
+    def _tlb_flush(self) -> None:
+        """``tlb_finish_mmu`` after PTEs were cleared: a local flush, and a shootdown IPI round
+        when other tasks use the mm. Called only while recording."""
+        ev = self.events
+        ev.add("tlb_flush_local")
+        if self._users > 1:
+            ev.add("tlb_shootdown")
+
+    def _vma_start_write(self, vma: VMA) -> None:
+        """``vma_start_write`` (6.4+): wait for the faults reading ``vma`` under its lock, then
+        mark it write-locked until the mmap_lock is released. A no-op in eras without
+        per-VMA locks. The caller holds the mmap_lock for write."""
+        if not self._vma_locks:
+            return
+        seq = self._mm_lock_seq
+        if vma.vm_lock_seq == seq:
+            return
+        cond = self._vma_cond
+        with cond:
+            while vma.vm_readers:
+                cond.wait()
+            vma.vm_lock_seq = seq
+        if self.events.enabled:
+            self.events.add("vma_write_lock")
+
+    def _vma_start_read(self, vma: VMA) -> bool:
+        """``vma_start_read``: take ``vma``'s lock for read unless a writer holds it."""
+        with self._vma_cond:
+            if vma.vm_lock_seq == self._mm_lock_seq:
+                return False
+            vma.vm_readers += 1
+            return True
+
+    def _vma_end_read(self, vma: VMA) -> None:
+        """``vma_end_read``."""
+        cond = self._vma_cond
+        with cond:
+            vma.vm_readers -= 1
+            if not vma.vm_readers:
+                cond.notify_all()
+
+    def _anon_get(self, anon: AnonVma | None) -> None:
+        """A VMA starts using ``anon`` (its anon_vma_chain links it)."""
+        if anon is not None:
+            anon.refs += 1
+
+    def _unlink_anon(self, vma: VMA, ev: EventRecorder) -> None:
+        """``unlink_anon_vmas`` for a VMA going away: under the anon_vma lock, free its chain;
+        the last VMA using the anon_vma frees it. Events only while recording."""
+        anon = vma.anon_vma
+        if anon is None:
+            return
+        anon.refs -= 1
+        if ev.enabled:
+            ev.add("anon_vma_lock")
+            ev.add("avc_free", vma.anon_vma_chain)
+            if anon.refs <= 0:
+                ev.add("anon_vma_free")
 
     # ------------------------------------------------------------------ inspection
 
@@ -325,6 +454,8 @@ class MM:
             index = self._index
             for vma in vmas:
                 index.insert(vma)
+                if vma.anon_vma is not None:
+                    vma.anon_vma.refs += 1
             self._map_count = len(vmas)
             self._vmas_allocated += len(vmas)
             self._anon_vmas_allocated += sum(v.anon_vma is not None for v in vmas)
@@ -345,59 +476,108 @@ class MM:
     def mmap(self, addr: int, length: int, prot: int, flags: int, file: File | None = None, pgoff: int = 0) -> int:
         """``mmap(2)`` (``do_mmap`` + ``mmap_region``); ``pgoff`` is in pages. Returns the address."""
         lock = self.mmap_lock
+        ev = self.events
+        if ev.enabled:
+            self._sync_index()
+            ev.add("syscall")
+            self._ev("write")
+            ev.add("mmap_lock")
         lock.down_write()
         try:
             self._syscalls += 1
             self._mmap_calls += 1
             return self._do_mmap(addr, length, prot, flags, file, pgoff)
         finally:
-            lock.up_write()
+            self._write_unlock()
+            if ev.enabled:
+                self._ev("none")
 
     def munmap(self, addr: int, length: int) -> None:
-        """``munmap(2)`` (``do_munmap``): split the VMAs at the edges and remove the range."""
+        """``munmap(2)`` (``__vm_munmap`` with downgrade): split the VMAs at the edges, detach
+        the range under the write lock, then unmap it (the events record the downgrade to
+        read; the simulation keeps its semaphore held for write until the end)."""
         lock = self.mmap_lock
+        ev = self.events
+        if ev.enabled:
+            self._sync_index()
+            ev.add("syscall")
+            self._ev("write")
+            ev.add("mmap_lock")
         lock.down_write()
         try:
             self._syscalls += 1
             self._munmap_calls += 1
-            self._do_munmap(addr, length)
+            self._do_munmap(addr, length, True)
         finally:
-            lock.up_write()
+            self._write_unlock()
+            if ev.enabled:
+                self._ev("none")
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
         """``mprotect(2)`` (``do_mprotect_pkey`` / ``mprotect_fixup``): split and merge."""
         lock = self.mmap_lock
+        ev = self.events
+        if ev.enabled:
+            self._sync_index()
+            ev.add("syscall")
+            self._ev("write")
+            ev.add("mmap_lock")
         lock.down_write()
         try:
             self._syscalls += 1
             self._mprotect_calls += 1
             self._do_mprotect(addr, length, prot)
         finally:
-            lock.up_write()
+            self._write_unlock()
+            if ev.enabled:
+                self._ev("none")
 
     def brk(self, addr: int) -> int:
         """``brk(2)``: move the break; returns the new break, or the old one on failure."""
         lock = self.mmap_lock
+        ev = self.events
+        if ev.enabled:
+            self._sync_index()
+            ev.add("syscall")
+            self._ev("write")
+            ev.add("mmap_lock")
         lock.down_write()
         try:
             self._syscalls += 1
             self._brk_calls += 1
             return self._do_brk(addr)
         finally:
-            lock.up_write()
+            self._write_unlock()
+            if ev.enabled:
+                self._ev("none")
 
     def fault(self, addr: int, write: bool = False) -> None:
         """A user page fault at ``addr`` (``do_user_addr_fault`` + ``handle_mm_fault``).
 
-        Looks the VMA up under the read lock, checks access, maps the page. A fault below a
-        ``VM_GROWSDOWN`` VMA grows it (``expand_stack``) under the write lock, as kernels
-        since 6.5 do. Raises ``SegmentationFault`` (SEGV_MAPERR / SEGV_ACCERR).
+        Eras with per-VMA locks (``era.fault_lock == "vma"``) first try
+        ``lock_vma_under_rcu``: a lockless tree walk, then the VMA's own read lock, no
+        mmap_lock. They fall back to the mmap_lock path when no VMA contains ``addr`` (a
+        gap, a stack to grow), when a writer holds the VMA, when it left the tree meanwhile,
+        or when a first anonymous write needs an anon_vma and ``mmap_read_trylock`` fails
+        (``vmf_anon_prepare``). The mmap_lock path looks the VMA up under the read lock,
+        checks access, maps the page. A fault below a ``VM_GROWSDOWN`` VMA grows it
+        (``expand_stack``) under the write lock, as kernels since 6.5 do. Raises
+        ``SegmentationFault`` (SEGV_MAPERR / SEGV_ACCERR).
         """
         try:
             fc = self._tls.fc
         except AttributeError:
             fc = self._thread_fault_counts()
+        ev = self.events
+        if ev.enabled:
+            self._sync_index()
+            ev.add("fault")
+        if self._vma_locks and self._fault_vma_locked(addr, write, fc, ev):
+            return
         lock = self.mmap_lock
+        if ev.enabled:
+            self._ev("read")
+            ev.add("mmap_lock")
         lock.down_read()
         try:
             fc.faults += 1
@@ -411,7 +591,12 @@ class MM:
                 raise SegmentationFault(addr, write, "SEGV_MAPERR", f"in the gap below {vma!r}")
         finally:
             lock.up_read()
+            if ev.enabled:
+                self._ev("none")
         # below a stack: growing it changes the index, which needs the write lock
+        if ev.enabled:
+            self._ev("write")
+            ev.add("mmap_lock")
         lock.down_write()
         try:
             vma = self._index.find_vma(addr)
@@ -423,38 +608,114 @@ class MM:
                 self._expand_downwards(vma, addr, write)
             self._handle_fault(vma, addr, write, fc)
         finally:
-            lock.up_write()
+            self._write_unlock()
+            if ev.enabled:
+                self._ev("none")
+
+    def _fault_vma_locked(self, addr: int, write: bool, fc: _FaultCounts, ev: EventRecorder) -> bool:
+        """``lock_vma_under_rcu`` + ``handle_mm_fault(FAULT_FLAG_VMA_LOCK)`` (6.4+; file faults
+        6.7+). True when the fault was handled (or failed with a SegmentationFault) under the
+        VMA's lock; False to retry under the mmap_lock. The tree walk is lockless (the tree
+        is in RCU mode) and recorded outside any lock."""
+        vma = self._index.vma_lookup(addr)
+        if vma is None or not self._vma_start_read(vma):
+            return False
+        if vma.detached or not vma.start <= addr < vma.end:  # isolated or moved meanwhile
+            self._vma_end_read(vma)
+            return False
+        if ev.enabled:
+            self._ev("vma", vma)
+            ev.add("vma_lock")
+        try:
+            fc.faults += 1
+            flags = vma.flags
+            if (
+                write
+                and vma.anon_vma is None
+                and flags & VM_WRITE
+                and (not flags & VM_SHARED or (vma.file is None and (addr >> PAGE_SHIFT) not in self._pt))
+            ):
+                # vmf_anon_prepare: the anon_vma is set up under mmap_read_trylock
+                lock = self.mmap_lock
+                if not lock.down_read_trylock():
+                    fc.faults -= 1  # VM_FAULT_RETRY: counted again on the mmap_lock path
+                    return False
+                if ev.enabled:
+                    self._ev("read")
+                    ev.add("mmap_lock")
+                try:
+                    self._anon_vma_prepare(vma)
+                finally:
+                    lock.up_read()
+                    if ev.enabled:
+                        self._ev("vma", vma)
+            self._handle_fault(vma, addr, write, fc)
+            return True
+        finally:
+            self._vma_end_read(vma)
+            if ev.enabled:
+                self._ev("none")
 
     def fork(self) -> MM:
         """``fork(2)``'s ``dup_mmap``: a child address space sharing files and COW pages."""
         lock = self.mmap_lock
+        ev = self.events
+        if ev.enabled:
+            self._sync_index()
+            ev.add("syscall")
+            self._ev("write")
+            ev.add("mmap_lock", 2)  # the parent's, then the child's (nested)
         lock.down_write()
         try:
             self._syscalls += 1
             self._forks += 1
             return self._dup_mmap()
         finally:
-            lock.up_write()
+            self._write_unlock()
+            if ev.enabled:
+                self._ev("none")
 
     def exit(self) -> None:
         """``exit_mmap``: unmap and free every VMA; the address space is empty afterwards."""
         lock = self.mmap_lock
+        ev = self.events
+        if ev.enabled:
+            self._sync_index()
+            ev.add("syscall")
+            self._ev("write")
+            ev.add("mmap_lock")
         lock.down_write()
         try:
             self._syscalls += 1
             self._exits += 1
             n = len(self._index)
+            recording = ev.enabled
             for v in self._index:
+                v.detached = True
                 if v.file is not None:
                     v.file.mapcount -= 1
+                    if recording:
+                        ev.add("i_mmap_lock")
+                self._unlink_anon(v, ev)
+            if recording:
+                if self._pt:
+                    ev.add("pte_zap", len(self._pt))
+                    self._tlb_flush()
+                if self._ptables:
+                    ev.add("pte_table_free", len(self._ptables))
+                if n:
+                    ev.add("vma_free", n)
             self._index.clear()
             self._pages_unmapped += len(self._pt)
             self._pt.clear()
+            self._ptables.clear()
             self._vmas_freed += n
             self._map_count = 0
             self.exited = True
         finally:
-            lock.up_write()
+            self._write_unlock()
+            if ev.enabled:
+                self._ev("none")
 
     # ------------------------------------------------------------------ mmap
 
@@ -558,6 +819,12 @@ class MM:
         if merged is not None:
             return addr
         new = VMA(addr, end, vm_flags, file, pgoff)
+        ev = self.events
+        if ev.enabled:
+            ev.add("vma_alloc")
+            if file is not None:
+                ev.add("i_mmap_lock")  # vma_link: __vma_link_file under i_mmap_lock_write
+        self._vma_start_write(new)
         index.insert(new)
         self._map_count += 1
         self._vmas_allocated += 1
@@ -578,6 +845,7 @@ class MM:
             return None
         index = self._index
         anon_ok = self._anon_ok
+        wlock = self._vma_start_write
         pglen = (end - addr) >> PAGE_SHIFT
         nxt = area
         if area is not None and area.end == end:  # cases 6, 7, 8
@@ -599,22 +867,28 @@ class MM:
             ):
                 # cases 1 and 6: prev absorbs everything up to the end of next
                 new_end = nxt.end
+                wlock(prev)
+                self._adjust_locks(prev)
                 if area is not nxt:
                     self._remove_absorbed(prev, area)
                 self._remove_absorbed(prev, nxt)
                 index.adjust(prev, prev.start, new_end)
             else:
                 # cases 2, 5, 7: prev grows to end; area loses its head or disappears
+                wlock(prev)
+                self._adjust_locks(prev)
                 if area is not None and area.start < end:
                     if area.end == end:
                         self._remove_absorbed(prev, area)
                     else:
+                        wlock(area)
                         area.pgoff += (end - area.start) >> PAGE_SHIFT
                         index.adjust(area, end, area.end)
                 index.adjust(prev, prev.start, end)
                 if prev.anon_vma is None and anon_vma is not None:
                     prev.anon_vma = anon_vma  # __vma_adjust's importer takes the exporter's
                     prev.anon_vma_chain = 1
+                    self._anon_clone(anon_vma, 1)
             self._merges += 1
             return prev
         if (
@@ -624,8 +898,11 @@ class MM:
             and nxt.pgoff == pgoff + pglen
             and anon_ok(anon_vma, src, nxt)
         ):
+            wlock(nxt)
+            self._adjust_locks(nxt)
             if prev is not None and addr < prev.end:
                 # case 4: prev loses its tail to next
+                wlock(prev)
                 index.adjust(prev, prev.start, addr)
             elif area is not nxt:
                 # case 8: area disappears into next
@@ -635,20 +912,47 @@ class MM:
             if nxt.anon_vma is None and anon_vma is not None:
                 nxt.anon_vma = anon_vma
                 nxt.anon_vma_chain = 1
+                self._anon_clone(anon_vma, 1)
             self._merges += 1
             return nxt
         return None
 
+    def _adjust_locks(self, vma: VMA) -> None:
+        """The locks ``__vma_adjust`` / ``vma_prepare`` takes around changing ``vma``: its
+        file's ``i_mmap`` rwsem and its anon_vma's root rwsem. Events only."""
+        ev = self.events
+        if ev.enabled:
+            if vma.file is not None:
+                ev.add("i_mmap_lock")
+            if vma.anon_vma is not None:
+                ev.add("anon_vma_lock")
+
+    def _anon_clone(self, anon: AnonVma, chain: int) -> None:
+        """``anon_vma_clone``: a VMA joins ``anon`` through ``chain`` new anon_vma_chains,
+        linked under the anon_vma lock."""
+        anon.refs += 1
+        ev = self.events
+        if ev.enabled:
+            ev.add("avc_alloc", chain)
+            ev.add("anon_vma_lock")
+
     def _remove_absorbed(self, keeper: VMA, gone: VMA) -> None:
         """Unlink ``gone``, whose range ``keeper`` is taking over (``__vma_adjust`` remove_next)."""
+        self._vma_start_write(gone)
         self._index.remove(gone)
+        gone.detached = True
         if keeper.anon_vma is None and gone.anon_vma is not None:
             keeper.anon_vma = gone.anon_vma
             keeper.anon_vma_chain = gone.anon_vma_chain
+        else:
+            self._unlink_anon(gone, self.events)  # anon_vma_merge
         if gone.file is not None:
             gone.file.mapcount -= 1
         self._map_count -= 1
         self._vmas_freed += 1
+        ev = self.events
+        if ev.enabled:
+            ev.add("vma_free_rcu" if self.era.vma_free_rcu else "vma_free")
 
     def _split_vma(self, vma: VMA, addr: int, new_below: bool) -> VMA:
         """``__split_vma``: cut ``vma`` at ``addr``; the new VMA is the lower part if
@@ -656,6 +960,17 @@ class MM:
         index = self._index
         start, end = vma.start, vma.end
         new = VMA(start, end, vma.flags, vma.file, vma.pgoff, vma.anon_vma, vma.anon_vma_chain, vma.name)
+        ev = self.events
+        bracket = ev.enabled and self._maple
+        if ev.enabled:
+            ev.add("vma_dup")
+            if bracket:
+                index.begin_op()
+        if vma.anon_vma is not None:
+            self._anon_clone(vma.anon_vma, vma.anon_vma_chain)
+        self._vma_start_write(vma)
+        self._vma_start_write(new)
+        self._adjust_locks(vma)
         delta = (addr - start) >> PAGE_SHIFT
         if new_below:
             new.end = addr
@@ -666,6 +981,8 @@ class MM:
             new.pgoff += delta
             index.adjust(vma, start, addr)
         index.insert(new)
+        if bracket:
+            index.end_op()
         if vma.file is not None:
             vma.file.mapcount += 1
         self._map_count += 1
@@ -681,8 +998,11 @@ class MM:
 
     # ------------------------------------------------------------------ munmap
 
-    def _do_munmap(self, start: int, length: int) -> None:
-        """``do_munmap`` / ``do_mas_align_munmap``."""
+    def _do_munmap(self, start: int, length: int, downgrade: bool = False) -> None:
+        """``do_munmap`` / ``do_mas_align_munmap`` / ``do_vmi_align_munmap``: split the edges,
+        detach the doomed VMAs (the maple eras move them to a detached side tree first),
+        then, after the downgrade to read when ``downgrade`` (munmap(2), brk shrink), unmap
+        the pages, free page tables and the VMAs."""
         if start & _NOT_OFFSET or start > TASK_SIZE or length > TASK_SIZE - start:
             raise MMError(EINVAL, f"munmap: bad range {start:#x}+{length:#x}")
         length = (length + PAGE_SIZE - 1) & PAGE_MASK
@@ -709,20 +1029,121 @@ class MM:
         if last.end > end:
             lower = self._split_vma(last, end, True)
             doomed[-1] = lower
-        index.remove_range(start, end, doomed)
+        for v in doomed:
+            self._vma_start_write(v)
+        ev = self.events
+        recording = ev.enabled
+        side = 0
+        if recording:
+            side = self._side_tree_events(len(doomed))
+        if self._maple and self.era.munmap_clear_gfp:
+            index.gfp = True  # vma_iter_clear_gfp: the NULL store allocates on demand
+            try:
+                index.remove_range(start, end, doomed)
+            finally:
+                index.gfp = False
+        else:
+            index.remove_range(start, end, doomed)
         self._map_count -= len(doomed)
         self._vmas_freed += len(doomed)
-        zap = self._zap
         for v in doomed:
+            v.detached = True
             if v.file is not None:
                 v.file.mapcount -= 1
-            zap(v.start, v.end)
+        if recording and downgrade:
+            self._downgrade_events(end)
+        self._unmap_region(start, end, doomed)
+        for v in doomed:
+            self._unlink_anon(v, ev)
+        if recording:
+            for v in doomed:
+                if v.file is not None:
+                    ev.add("i_mmap_lock")  # unlink_file_vma
+            ev.add("vma_free_rcu" if self.era.vma_free_rcu else "vma_free", len(doomed))
+            if side:
+                ev.add("node_free_rcu" if self.era.rcu == "always" else "node_free", side)
 
-    def _zap(self, start: int, end: int) -> None:
-        """``unmap_page_range``: drop the PTEs of ``[start, end)``."""
+    def _side_tree_events(self, n: int) -> int:
+        """The detached tree of the maple eras' munmap (``mt_detach``): ``n`` stores, on
+        demand; returns the nodes it holds (freed by ``__mt_destroy`` after the unmap). With
+        ``side_tree == "range"`` the VMAs sit at their own ranges (one leaf holds up to 16
+        slots, NULL gaps included); with ``"count"`` (6.5+) at indexes 0..n-1, and a single
+        VMA is the root pointer itself, no node."""
+        policy = self.era.side_tree
+        if policy == "none":
+            return 0
+        slots = 2 * n + 1 if policy == "range" else (n if n > 1 else 0)
+        if not slots:
+            nodes = 0
+        else:
+            leaves = -(-slots // 16)
+            nodes = leaves + (leaves > 1) * -(-leaves // 10)
+        ev = self.events
+        ev.add("node_write", n)
+        if nodes:
+            ev.add("node_alloc", nodes)
+        return nodes
+
+    def _downgrade_events(self, end: int) -> None:
+        """``mmap_write_downgrade`` for the unmap phase, unless (before 6.5) a
+        ``VM_GROWSDOWN`` VMA follows the range. Events only: the simulation's semaphore stays
+        held for write (its page-table model is not safe against concurrent faults)."""
+        if self.era.downgrade_checks_neighbours:
+            peek = getattr(self._index, "peek_vma", None)
+            nxt = peek(end) if peek is not None else None
+            if nxt is not None and nxt.flags & VM_GROWSDOWN:
+                return
+        self.events.add("mmap_lock_downgrade")
+        self._ev("read")
+
+    def _unmap_region(self, start: int, end: int, doomed) -> None:
+        """``unmap_region``: zap the PTEs of the doomed VMAs, free the page-table pages no
+        VMA needs any more (``free_pgtables`` between the neighbours), flush the TLB if
+        anything was cleared (a shootdown when other tasks use the mm)."""
+        zapped = 0
+        if self._pt:
+            zap = self._zap
+            for v in doomed:
+                zapped += zap(v.start, v.end)
+        freed = self._free_pgtables(start, end) if self._ptables else 0
+        ev = self.events
+        if ev.enabled:
+            if zapped:
+                ev.add("pte_zap", zapped)
+                self._tlb_flush()
+            if freed:
+                ev.add("pte_table_free", freed)
+
+    def _free_pgtables(self, start: int, end: int) -> int:
+        """``free_pgtables`` for a range just unmapped: every page-table page overlapping it
+        that no remaining VMA overlaps is freed (the kernel's floor/ceiling are the
+        neighbours). Returns how many."""
+        ptables = self._ptables
+        lo = start >> _PMD_SHIFT
+        hi = (end - 1) >> _PMD_SHIFT
+        cands = [t for t in range(lo, hi + 1) if t in ptables] if hi - lo < len(ptables) else [
+            t for t in ptables if lo <= t <= hi
+        ]
+        peek = getattr(self._index, "peek_vma", None)
+        freed = 0
+        for t in cands:
+            t_start = t << _PMD_SHIFT
+            t_end = t_start + (1 << _PMD_SHIFT)
+            if peek is None:
+                keep = t_start < start or t_end > end
+            else:
+                v = peek(t_start)
+                keep = v is not None and v.start < t_end
+            if not keep:
+                ptables.discard(t)
+                freed += 1
+        return freed
+
+    def _zap(self, start: int, end: int) -> int:
+        """``unmap_page_range``: drop the PTEs of ``[start, end)``; returns how many."""
         pt = self._pt
         if not pt:
-            return
+            return 0
         lo, hi = start >> PAGE_SHIFT, end >> PAGE_SHIFT
         before = len(pt)
         if hi - lo <= before:
@@ -732,7 +1153,9 @@ class MM:
         else:
             for vpn in [k for k in pt if lo <= k < hi]:
                 del pt[vpn]
-        self._pages_unmapped += before - len(pt)
+        n = before - len(pt)
+        self._pages_unmapped += n
+        return n
 
     def _wrprotect(self, start: int, end: int) -> None:
         """``change_protection`` removing write permission from the PTEs of ``[start, end)``."""
@@ -740,15 +1163,21 @@ class MM:
         if not pt:
             return
         lo, hi = start >> PAGE_SHIFT, end >> PAGE_SHIFT
+        changed = 0
         if hi - lo <= len(pt):
             get = pt.get
             for vpn in range(lo, hi):
                 if get(vpn, 0) & PTE_WRITE:
                     pt[vpn] = PTE_PRESENT
+                    changed += 1
         else:
             for vpn, pte in list(pt.items()):
                 if lo <= vpn < hi and pte & PTE_WRITE:
                     pt[vpn] = PTE_PRESENT
+                    changed += 1
+        if changed and self.events.enabled:
+            self.events.add("pte_set", changed)  # change_pte_range rewrote them
+            self._tlb_flush()
 
     # ------------------------------------------------------------------ mprotect
 
@@ -809,6 +1238,7 @@ class MM:
                 self._split_vma_checked(vma, start, True)
             if end != vma.end:
                 self._split_vma_checked(vma, end, False)
+            self._vma_start_write(vma)
             vma.flags = newflags
             merged = vma
         if oldflags & VM_WRITE and not newflags & VM_WRITE:
@@ -828,10 +1258,12 @@ class MM:
             self._brk = brk
             return brk
         if brk <= origbrk:
-            # shrink: always allowed, through munmap
+            # shrink: always allowed, through munmap (or in place: the v5 patch set)
             self._brk = brk
+            if self.era.brk_shrink_in_place and self._do_brk_munmap(newbrk, oldbrk):
+                return brk
             try:
-                self._do_munmap(newbrk, oldbrk - newbrk)
+                self._do_munmap(newbrk, oldbrk - newbrk, True)
             except MMError:
                 self._brk = origbrk
                 return origbrk
@@ -846,6 +1278,26 @@ class MM:
             return origbrk
         self._brk = brk
         return brk
+
+    def _do_brk_munmap(self, newbrk: int, oldbrk: int) -> bool:
+        """``do_brk_munmap`` of the maple patch set (v1 .. v10; removed July 2022, "mmap:
+        Remove do_brk_munmap() optimization"): when the heap VMA keeps part of itself, cut
+        its tail in place -- one NULL store over ``[newbrk, oldbrk)`` under the anon_vma
+        lock, no split, no allocation -- then downgrade and unmap the pages on an on-stack
+        VMA. False when the whole VMA goes (the full munmap path does that)."""
+        index = self._index
+        vma = index.find_vma(newbrk)
+        if vma is None or vma.start >= oldbrk:
+            return True  # nothing mapped there: brk only moves
+        if vma.start >= newbrk or vma.end != oldbrk:
+            return False
+        self._vma_start_write(vma)
+        self._adjust_locks(vma)
+        index.adjust(vma, vma.start, newbrk)
+        if self.events.enabled:
+            self._downgrade_events(oldbrk)
+        self._unmap_region(newbrk, oldbrk, (VMA(newbrk, oldbrk, vma.flags),))
+        return True
 
     def _do_brk_flags(self, addr: int, length: int) -> None:
         """``do_brk_flags`` (v6.1): expand the heap VMA in place, else add a new VMA."""
@@ -868,10 +1320,23 @@ class MM:
             and prev.pgoff + ((prev.end - prev.start) >> PAGE_SHIFT) == addr >> PAGE_SHIFT
             and self._anon_ok(None, None, prev)
         ):
+            self._vma_start_write(prev)
+            self._adjust_locks(prev)
             index.adjust(prev, prev.start, end)
             self._brk_expansions += 1
             return
-        index.insert(VMA(addr, end, flags, None, addr >> PAGE_SHIFT))
+        new = VMA(addr, end, flags, None, addr >> PAGE_SHIFT)
+        if self.events.enabled:
+            self.events.add("vma_alloc")
+        self._vma_start_write(new)
+        if self._maple:
+            index.gfp = True  # do_brk_flags inserts with mas_store_gfp in every maple era
+            try:
+                index.insert(new)
+            finally:
+                index.gfp = False
+        else:
+            index.insert(new)
         self._map_count += 1
         self._vmas_allocated += 1
 
@@ -892,9 +1357,16 @@ class MM:
                 prv = index.prev_vma(vma)
                 if prv is not None and prv.anon_vma is not None and prv.anon_vma_chain == 1 and _anon_vma_compatible(prv, vma):
                     anon = prv.anon_vma
+            ev = self.events
             if anon is None:
                 anon = AnonVma()
                 self._anon_vmas_allocated += 1
+                if ev.enabled:
+                    ev.add("anon_vma_alloc")
+            if ev.enabled:
+                ev.add("avc_alloc")
+                ev.add("anon_vma_lock")
+            anon.refs += 1
             vma.anon_vma_chain = 1
             vma.anon_vma = anon
 
@@ -935,13 +1407,38 @@ class MM:
                 if private:
                     fc.cow_faults += 1
                 pt[vpn] = PTE_PRESENT | PTE_WRITE
+                ev = self.events
+                if ev.enabled:
+                    ev.add("page_copy" if private else "page_mkwrite")
+                    ev.add("pte_set")
                 return
+            new_table = False
+            table = vpn >> _PTE_TABLE_SHIFT
+            if table not in self._ptables:
+                self._ptables.add(table)  # __pte_alloc
+                new_table = True
+            cached = True
             if file is not None:
-                file.pages.add(vma.pgoff + ((addr - vma.start) >> PAGE_SHIFT))
+                page = vma.pgoff + ((addr - vma.start) >> PAGE_SHIFT)
+                pages = file.pages
+                cached = page in pages
+                pages.add(page)
                 if write and private:
                     fc.cow_faults += 1
             pt[vpn] = PTE_PRESENT | PTE_WRITE if write else PTE_PRESENT
             fc.pages_mapped += 1
+            ev = self.events
+            if ev.enabled:
+                if new_table:
+                    ev.add("pte_table_alloc")
+                if file is None:
+                    if write:  # a read maps the shared zero page
+                        ev.add("page_zero")
+                else:
+                    ev.add("page_cache_hit" if cached else "page_cache_alloc")
+                    if write:
+                        ev.add("page_copy" if private else "page_mkwrite")
+                ev.add("pte_set")
         finally:
             lock.release()
 
@@ -961,6 +1458,8 @@ class MM:
             raise SegmentationFault(addr, write, "SEGV_MAPERR", f"stack growth into the guard gap of {prev!r}")
         if vma.anon_vma is None:
             self._anon_vma_prepare(vma)
+        self._vma_start_write(vma)
+        self._adjust_locks(vma)
         vma.pgoff -= (vma.start - address) >> PAGE_SHIFT
         index.adjust(vma, address, vma.end)
         self._stack_expansions += 1
@@ -973,7 +1472,7 @@ class MM:
         VMAs with an anon_vma (``vma_needs_copy``), write-protecting both sides."""
         pt = self._pt
         child_pt: dict[int, int] = {}
-        counts = [0, 0]  # vmas copied, anon_vmas allocated
+        counts = [0, 0, 0, 0, 0]  # vmas copied, anon_vmas allocated, AVCs, file VMAs, PTEs
 
         def copy(v: VMA) -> VMA | None:
             flags = v.flags
@@ -983,10 +1482,13 @@ class MM:
             counts[0] += 1
             if v.file is not None:
                 v.file.mapcount += 1
+                counts[3] += 1
             if v.anon_vma is not None and not flags & VM_WIPEONFORK:
                 n.anon_vma = AnonVma(v.anon_vma)
+                n.anon_vma.refs = 1
                 n.anon_vma_chain = v.anon_vma_chain + 1
                 counts[1] += 1
+                counts[2] += n.anon_vma_chain
                 if pt:
                     cow = (flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE
                     lo, hi = v.start >> PAGE_SHIFT, v.end >> PAGE_SHIFT
@@ -999,16 +1501,41 @@ class MM:
                             p = PTE_PRESENT
                             pt[k] = p
                         child_pt[k] = p
+                    counts[4] += len(items)
             return n
 
+        ev = self.events
+        if ev.enabled:
+            self._flush_index()
+        index = self._index.dup(copy)
+        if self._maple and self.era.rcu != "always" and index.rcu:
+            index.tree.set_in_rcu(False)  # the child's tree starts with one user
         child = MM(
-            self._index.dup(copy),
+            index,
             mmap_base=self.mmap_base,
             start_brk=self.start_brk,
             start_stack=self.start_stack,
             max_map_count=self.max_map_count,
             rules=self.rules,
+            era=self.era,
         )
+        child.events.enabled = ev.enabled
+        child._ptables = {k >> _PTE_TABLE_SHIFT for k in child_pt}
+        if ev.enabled:
+            copied, anons, avcs, files, ptes = counts
+            if copied:
+                ev.add("vma_dup", copied)
+                ev.add("fork_vma", copied)
+            if anons:
+                ev.add("anon_vma_alloc", anons)
+                ev.add("avc_alloc", avcs)
+                ev.add("anon_vma_lock", 2 * anons)  # anon_vma_clone, then linking the new one
+            if files:
+                ev.add("i_mmap_lock", files)
+            if ptes:
+                ev.add("pte_copy", ptes)
+                ev.add("pte_table_alloc", len(child._ptables))
+            self._tlb_flush()  # flush_tlb_mm(oldmm)
         child._brk = self._brk
         child._pt = child_pt
         child._vmas_allocated = counts[0]

@@ -6,6 +6,9 @@ once an anonymous page has been written. It inherits the legacy index's embedded
 (``maple.legacy.links.VmaLinks``) so that the legacy index, like the pre-6.1 kernel, keeps its
 rbtree and list links inside the VMA and allocates nothing per VMA.
 
+A VMA also carries its per-VMA lock state (``vm_lock_seq``, ``vm_readers``, ``detached``),
+used by eras whose faults take per-VMA locks (``maple.mm.eras``).
+
 ``anon_vma_chain`` is the length of the VMA's anon_vma chain (``list_is_singular`` is
 ``anon_vma_chain == 1``). A fork gives the child's VMA its own anon_vma chained to the
 parent's (``anon_vma_fork``), so its chain has two entries and, as in Linux
@@ -30,10 +33,12 @@ class AnonVma:
     identity, and a forked child's anon_vma points at its parent's.
     """
 
-    __slots__ = ("parent",)
+    __slots__ = ("parent", "refs")
 
     def __init__(self, parent: AnonVma | None = None) -> None:
         self.parent = parent
+        #: VMAs using it (the kernel's ``num_active_vmas``); the last one out frees it
+        self.refs = 0
 
     def __repr__(self) -> str:
         return f"<AnonVma {id(self):#x}>"
@@ -74,7 +79,8 @@ class VMA(VmaLinks):
     mappings; ``[heap]`` and ``[stack]`` are recognised from the mm as ``/proc/PID/maps`` does.
     """
 
-    __slots__ = ("start", "end", "flags", "file", "pgoff", "anon_vma", "anon_vma_chain", "name")
+    __slots__ = ("start", "end", "flags", "file", "pgoff", "anon_vma", "anon_vma_chain", "name",
+                 "vm_lock_seq", "vm_readers", "detached")
 
     def __init__(
         self,
@@ -96,6 +102,11 @@ class VMA(VmaLinks):
         self.anon_vma = anon_vma
         self.anon_vma_chain = anon_vma_chain
         self.name = name
+        #: per-VMA lock (6.4+): the mm's lock sequence when a writer last locked it
+        #: (``vm_lock_seq``), the faults holding it for read, and whether it left the tree
+        self.vm_lock_seq = -1
+        self.vm_readers = 0
+        self.detached = False
 
     @property
     def prot(self) -> int:

@@ -1,0 +1,77 @@
+"""Calibration recovers a known profile from measurements generated with it."""
+
+from __future__ import annotations
+
+import pytest
+
+from maple.clock.calibrate import Measurement, events_per_op, fit_profile, predict, split_half
+from maple.clock.profile import load_profile
+from maple.mm.events import Segment
+
+#: a known "true" machine: the prior's costs scaled event by event (not uniformly)
+FACTORS = {"syscall": 1.7, "mmap_lock": 0.6, "vma_alloc": 2.5, "vma_free": 0.4, "node_walk": 1.3,
+           "node_write": 3.0, "rb_walk": 0.5, "pte_set": 1.9, "page_zero": 0.7, "fault": 1.2,
+           "tlb_flush_local": 2.2, "anon_vma_lock": 0.8}
+FREE = sorted(FACTORS)
+
+
+def _cells():
+    """Deterministic, linearly independent event mixes (more cells than free events)."""
+    cells = []
+    for i in range(2 * len(FREE)):
+        ev = {}
+        for j, e in enumerate(FREE):
+            if (i + j) % 4:
+                ev[e] = (1 + (i * 7 + j * 13 + i * j * 3) % 9) / (1 + i % 3)
+        cells.append(ev)
+    return cells
+
+
+def test_fit_recovers_the_true_costs_from_exact_measurements():
+    prior = load_profile("prior")
+    true = prior.replace(**{e: prior.costs[e] * f for e, f in FACTORS.items()})
+    ms = [Measurement(f"cell{i}", ev, sum(true.costs[e] * k for e, k in ev.items()))
+          for i, ev in enumerate(_cells())]
+    fit = fit_profile(ms, prior, prior_weight=0.0, free=FREE)
+    for e in FREE:
+        assert fit.profile.costs[e] == pytest.approx(true.costs[e], rel=1e-6), e
+    assert all(abs(r[3]) < 1e-9 for r in fit.residuals)
+    # events no cell exercises keep the prior
+    assert fit.profile.costs["rb_rotate"] == prior.costs["rb_rotate"]
+
+
+def test_regularised_fit_stays_close_and_reports_residuals():
+    prior = load_profile("prior")
+    true = prior.replace(**{e: prior.costs[e] * f for e, f in FACTORS.items()})
+    ms = [Measurement(f"cell{i}", ev, sum(true.costs[e] * k for e, k in ev.items()) * (1.02 if i % 2 else 0.98))
+          for i, ev in enumerate(_cells())]
+    fit = fit_profile(ms, prior, free=FREE)  # default prior weight, 2% measurement noise
+    # events that make a tenth of the time or more are pinned down by noisy measurements;
+    # cheap ones are not (their share is within the noise)
+    share = {e: sum(true.costs[e] * ev.get(e, 0) / m.ns_per_op for ev, m in zip(_cells(), ms)) / len(ms)
+             for e in FREE}
+    heavy = [e for e in FREE if share[e] >= 0.1]
+    assert len(heavy) >= 3
+    for e in heavy:
+        assert fit.profile.costs[e] == pytest.approx(true.costs[e], rel=0.15), e
+    assert fit.median_abs_error() < 0.03
+    assert [r[0] for r in fit.residuals] == [m.label for m in ms]
+    assert fit.residuals[0][2] == pytest.approx(predict(fit.profile, ms[0]))
+
+
+def test_bounds_hold():
+    prior = load_profile("prior")
+    ms = [Measurement("a", {"syscall": 1.0}, prior.costs["syscall"] * 1000)]
+    fit = fit_profile(ms, prior, prior_weight=0.0, spread=20.0)
+    assert fit.profile.costs["syscall"] == pytest.approx(prior.costs["syscall"] * 20)
+
+
+def test_events_per_op_averages_a_cycle():
+    calls = [("brk", [Segment("none", None, {"syscall": 1}), Segment("write", None, {"vma_alloc": 1})], 1),
+             ("brk", [Segment("none", None, {"syscall": 1}), Segment("write", None, {"vma_free": 1})], 1)]
+    assert events_per_op(calls) == {"syscall": 1.0, "vma_alloc": 0.5, "vma_free": 0.5}
+
+
+def test_split_half_is_by_testcase():
+    fit, held = split_half(["brk1 processes 1", "brk2 threads 1", "mmap1 processes 2"], ["brk1", "brk2", "mmap1"])
+    assert fit == ["brk1 processes 1", "mmap1 processes 2"] and held == ["brk2 threads 1"]
