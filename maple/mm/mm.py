@@ -135,6 +135,10 @@ def _no_flush() -> None:
     """Index without cost events (a test oracle): nothing to flush."""
 
 
+def _no_lock(vma: VMA) -> None:
+    """``vma_start_write`` in eras without per-VMA locks."""
+
+
 def _is_mergeable_anon_vma(src_anon: AnonVma | None, src: VMA | None, tgt: VMA) -> bool:
     """``is_mergeable_anon_vma`` (v5.15-v6.1): may memory with anon_vma ``src_anon`` join
     ``tgt``? A missing anon_vma on either side is fine only if ``tgt``'s anon_vma chain is
@@ -296,7 +300,8 @@ class MM:
     def _vma_start_write(self, vma: VMA) -> None:
         """``vma_start_write`` (6.4+): wait for the faults reading ``vma`` under its lock, then
         mark it write-locked until the mmap_lock is released. A no-op in eras without
-        per-VMA locks. The caller holds the mmap_lock for write."""
+        per-VMA locks (callers test ``_vma_locks`` first). The caller holds the mmap_lock
+        for write."""
         if not self._vma_locks:
             return
         seq = self._mm_lock_seq
@@ -488,7 +493,8 @@ class MM:
             self._mmap_calls += 1
             return self._do_mmap(addr, length, prot, flags, file, pgoff)
         finally:
-            self._write_unlock()
+            self._mm_lock_seq += 1  # mmap_write_unlock: vma_end_write_all, then up_write
+            lock.up_write()
             if ev.enabled:
                 self._ev("none")
 
@@ -509,7 +515,8 @@ class MM:
             self._munmap_calls += 1
             self._do_munmap(addr, length, True)
         finally:
-            self._write_unlock()
+            self._mm_lock_seq += 1  # mmap_write_unlock: vma_end_write_all, then up_write
+            lock.up_write()
             if ev.enabled:
                 self._ev("none")
 
@@ -528,7 +535,8 @@ class MM:
             self._mprotect_calls += 1
             self._do_mprotect(addr, length, prot)
         finally:
-            self._write_unlock()
+            self._mm_lock_seq += 1  # mmap_write_unlock: vma_end_write_all, then up_write
+            lock.up_write()
             if ev.enabled:
                 self._ev("none")
 
@@ -547,7 +555,8 @@ class MM:
             self._brk_calls += 1
             return self._do_brk(addr)
         finally:
-            self._write_unlock()
+            self._mm_lock_seq += 1  # mmap_write_unlock: vma_end_write_all, then up_write
+            lock.up_write()
             if ev.enabled:
                 self._ev("none")
 
@@ -608,7 +617,8 @@ class MM:
                 self._expand_downwards(vma, addr, write)
             self._handle_fault(vma, addr, write, fc)
         finally:
-            self._write_unlock()
+            self._mm_lock_seq += 1  # mmap_write_unlock: vma_end_write_all, then up_write
+            lock.up_write()
             if ev.enabled:
                 self._ev("none")
 
@@ -671,7 +681,8 @@ class MM:
             self._forks += 1
             return self._dup_mmap()
         finally:
-            self._write_unlock()
+            self._mm_lock_seq += 1  # mmap_write_unlock: vma_end_write_all, then up_write
+            lock.up_write()
             if ev.enabled:
                 self._ev("none")
 
@@ -713,7 +724,8 @@ class MM:
             self._map_count = 0
             self.exited = True
         finally:
-            self._write_unlock()
+            self._mm_lock_seq += 1  # mmap_write_unlock: vma_end_write_all, then up_write
+            lock.up_write()
             if ev.enabled:
                 self._ev("none")
 
@@ -824,7 +836,8 @@ class MM:
             ev.add("vma_alloc")
             if file is not None:
                 ev.add("i_mmap_lock")  # vma_link: __vma_link_file under i_mmap_lock_write
-        self._vma_start_write(new)
+        if self._vma_locks:
+            self._vma_start_write(new)
         index.insert(new)
         self._map_count += 1
         self._vmas_allocated += 1
@@ -845,7 +858,7 @@ class MM:
             return None
         index = self._index
         anon_ok = self._anon_ok
-        wlock = self._vma_start_write
+        wlock = self._vma_start_write if self._vma_locks else _no_lock
         pglen = (end - addr) >> PAGE_SHIFT
         nxt = area
         if area is not None and area.end == end:  # cases 6, 7, 8
@@ -868,7 +881,8 @@ class MM:
                 # cases 1 and 6: prev absorbs everything up to the end of next
                 new_end = nxt.end
                 wlock(prev)
-                self._adjust_locks(prev)
+                if self.events.enabled:
+                    self._adjust_locks(prev)
                 if area is not nxt:
                     self._remove_absorbed(prev, area)
                 self._remove_absorbed(prev, nxt)
@@ -876,7 +890,8 @@ class MM:
             else:
                 # cases 2, 5, 7: prev grows to end; area loses its head or disappears
                 wlock(prev)
-                self._adjust_locks(prev)
+                if self.events.enabled:
+                    self._adjust_locks(prev)
                 if area is not None and area.start < end:
                     if area.end == end:
                         self._remove_absorbed(prev, area)
@@ -899,7 +914,8 @@ class MM:
             and anon_ok(anon_vma, src, nxt)
         ):
             wlock(nxt)
-            self._adjust_locks(nxt)
+            if self.events.enabled:
+                self._adjust_locks(nxt)
             if prev is not None and addr < prev.end:
                 # case 4: prev loses its tail to next
                 wlock(prev)
@@ -938,7 +954,8 @@ class MM:
 
     def _remove_absorbed(self, keeper: VMA, gone: VMA) -> None:
         """Unlink ``gone``, whose range ``keeper`` is taking over (``__vma_adjust`` remove_next)."""
-        self._vma_start_write(gone)
+        if self._vma_locks:
+            self._vma_start_write(gone)
         self._index.remove(gone)
         gone.detached = True
         if keeper.anon_vma is None and gone.anon_vma is not None:
@@ -968,9 +985,11 @@ class MM:
                 index.begin_op()
         if vma.anon_vma is not None:
             self._anon_clone(vma.anon_vma, vma.anon_vma_chain)
-        self._vma_start_write(vma)
-        self._vma_start_write(new)
-        self._adjust_locks(vma)
+        if self._vma_locks:
+            self._vma_start_write(vma)
+            self._vma_start_write(new)
+        if self.events.enabled:
+            self._adjust_locks(vma)
         delta = (addr - start) >> PAGE_SHIFT
         if new_below:
             new.end = addr
@@ -1030,7 +1049,8 @@ class MM:
             lower = self._split_vma(last, end, True)
             doomed[-1] = lower
         for v in doomed:
-            self._vma_start_write(v)
+            if self._vma_locks:
+                self._vma_start_write(v)
         ev = self.events
         recording = ev.enabled
         side = 0
@@ -1105,7 +1125,9 @@ class MM:
             zap = self._zap
             for v in doomed:
                 zapped += zap(v.start, v.end)
-        freed = self._free_pgtables(start, end) if self._ptables else 0
+        # free_pgtables: only where this unmap cleared PTEs or covers a whole table (a table
+        # left empty earlier and orphaned only now stays: a simplification, see docs/mm.md)
+        freed = self._free_pgtables(start, end) if self._ptables and (zapped or end - start >= 1 << _PMD_SHIFT) else 0
         ev = self.events
         if ev.enabled:
             if zapped:
@@ -1238,7 +1260,8 @@ class MM:
                 self._split_vma_checked(vma, start, True)
             if end != vma.end:
                 self._split_vma_checked(vma, end, False)
-            self._vma_start_write(vma)
+            if self._vma_locks:
+                self._vma_start_write(vma)
             vma.flags = newflags
             merged = vma
         if oldflags & VM_WRITE and not newflags & VM_WRITE:
@@ -1291,8 +1314,10 @@ class MM:
             return True  # nothing mapped there: brk only moves
         if vma.start >= newbrk or vma.end != oldbrk:
             return False
-        self._vma_start_write(vma)
-        self._adjust_locks(vma)
+        if self._vma_locks:
+            self._vma_start_write(vma)
+        if self.events.enabled:
+            self._adjust_locks(vma)
         index.adjust(vma, vma.start, newbrk)
         if self.events.enabled:
             self._downgrade_events(oldbrk)
@@ -1320,15 +1345,18 @@ class MM:
             and prev.pgoff + ((prev.end - prev.start) >> PAGE_SHIFT) == addr >> PAGE_SHIFT
             and self._anon_ok(None, None, prev)
         ):
-            self._vma_start_write(prev)
-            self._adjust_locks(prev)
+            if self._vma_locks:
+                self._vma_start_write(prev)
+            if self.events.enabled:
+                self._adjust_locks(prev)
             index.adjust(prev, prev.start, end)
             self._brk_expansions += 1
             return
         new = VMA(addr, end, flags, None, addr >> PAGE_SHIFT)
         if self.events.enabled:
             self.events.add("vma_alloc")
-        self._vma_start_write(new)
+        if self._vma_locks:
+            self._vma_start_write(new)
         if self._maple:
             index.gfp = True  # do_brk_flags inserts with mas_store_gfp in every maple era
             try:
@@ -1458,8 +1486,10 @@ class MM:
             raise SegmentationFault(addr, write, "SEGV_MAPERR", f"stack growth into the guard gap of {prev!r}")
         if vma.anon_vma is None:
             self._anon_vma_prepare(vma)
-        self._vma_start_write(vma)
-        self._adjust_locks(vma)
+        if self._vma_locks:
+            self._vma_start_write(vma)
+        if self.events.enabled:
+            self._adjust_locks(vma)
         vma.pgoff -= (vma.start - address) >> PAGE_SHIFT
         index.adjust(vma, address, vma.end)
         self._stack_expansions += 1
