@@ -91,8 +91,8 @@ class Settings:
     cpus: int | None = CPUS
     smt: int = SMT
     samples: int = 3
-    warmup: float = 0.0
-    interval: float = 0.002
+    warmup: float = 0.002
+    interval: float = 0.001
     profile: str | None = None
     jobs: int = 1
     layout: str | None = None
@@ -225,8 +225,8 @@ class RowResult:
         vals = [v for v in self.modeled if not math.isnan(v)]
         if not vals or len(vals) != len(self.modeled):
             return "nan"
-        lo, hi = min(vals), max(vals)
-        return f"{lo:.2f}" if len(vals) == 1 else f"{lo:.2f}..{hi:.2f}"
+        lo, hi = _fmt(min(vals)), _fmt(max(vals))
+        return lo if len(vals) == 1 else f"{lo}..{hi}"
 
     def tasks_text(self) -> str:
         if not self.tasks:
@@ -234,6 +234,12 @@ class RowResult:
         if len(self.tasks) == 1:
             return str(self.tasks[0])
         return ",".join(str(t) for t in self.tasks)
+
+
+def _fmt(x: float) -> str:
+    """Two decimals, with no negative zero (``-0.001`` prints as ``0.00``)."""
+    text = f"{x:.2f}"
+    return "0.00" if text == "-0.00" else text
 
 
 def _counts(plan: Sequence[Group], workload: str, mode: str) -> tuple[int, ...]:

@@ -79,6 +79,13 @@ def test_modeled_rows_from_constructed_measurements() -> None:
     assert r.modeled_text() == "-10.00..-10.00" and r.tasks_text().startswith("2,5,8,")
 
 
+def test_modeled_text_has_no_negative_zero() -> None:
+    r = modeled_row(ROWS["Amean elsp-2"], {("kernbench", "legacy", "processes", 2): {"elsp": [100000.0]},
+                                           ("kernbench", "maple", "processes", 2): {"elsp": [100001.0]}},
+                    seed_plan(), "legacy", "maple")
+    assert -0.005 < r.modeled[0] < 0 and r.modeled_text() == "0.00"
+
+
 def test_missing_cells_are_nan_and_never_agree() -> None:
     r = modeled_row(ROWS["Hmean brk1-processes-8"], {}, seed_plan(), "legacy", "maple")
     assert math.isnan(r.modeled[0]) and not r.agrees and r.modeled_text() == "nan"
