@@ -137,3 +137,19 @@ class _Quiet:
 
 def groups(plan):
     return {(g.workload, g.mode): g for g in plan}
+
+
+def test_explain_counts_events_of_one_steady_cycle() -> None:
+    """brk1-processes creates and destroys one VMA per grow/shrink pair on either kind."""
+    from maple.reproduce.explain import events_per_op, main, report
+
+    legacy, legacy_ctx = events_per_op("brk1", "legacy", "processes")
+    maple, _ = events_per_op("brk1", "maple", "processes")
+    assert legacy["syscall"] == maple["syscall"] == 1.0
+    assert legacy["vma_alloc"] == maple["vma_alloc"] == 0.5  # one VMA per two brk calls
+    assert legacy["rb_insert"] == 0.5 and "rb_insert" not in maple and maple["node_walk"] > 0
+    assert set(legacy_ctx) >= {"none", "write"}
+    text = report("brk1", "processes", "legacy", "maple")
+    assert "ns per op" in text and "rb_insert" in text
+    assert main(["brk1", "processes", "legacy"]) == 2
+    assert main(["brk1", "processes", "legacy", "nope"]) == 2
