@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import sys
 import time
 
@@ -54,7 +55,7 @@ def calibrate_cmd(out: str | None, samples: int, interval: float, prior: str, na
     machine = sysinfo.machine()
     provenance = {
         "machine": f"{machine.get('cpu_model', '?')}, {machine.get('cpus', '?')} CPUs",
-        "kernel": machine.get("kernel", "?"),
+        "kernel": platform.release(),
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "command": "maplebench " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["calibrate"] else "maplebench calibrate",
         "method": "maple.clock.calibrate.fit_profile: bounded least squares on relative residuals of the "

@@ -5,16 +5,17 @@ running kernel) gives each cell's throughput; its inverse is the CPU time of one
 task, in ns. What is modeled: the same cell on the simulated mm that follows the running
 kernel (the ``current`` era) records the events of one op (averaged over the task's steady
 cycle, ``programs.record_cycle``). For a cell whose tasks do not contend (one task, or
-independent processes on their own CPUs) the model's time per op is linear in the costs:
+independent processes) the model's time per op is linear in the costs:
 ``ns_per_op = sum(events_per_op[e] * cost[e])``. Calibration solves those equations for the
 costs with ``scipy.optimize.lsq_linear`` (bounded least squares) on *relative* residuals,
 regularised towards the ``prior`` profile (weight ``prior_weight`` per event, relative to the
 prior's value) because there are fewer cells than events; bounds keep every cost within
 ``[prior / spread, prior * spread]``. Events no cell exercises keep the prior's value.
 
-Threads-mode cells with several tasks are not linear (the lock model decides); they are not
-fitted, they validate (``maplebench calibrate`` prints the scheduler's prediction beside the
-measurement).
+Threads cells with two tasks are not fitted (they contend on the lock model); they validate:
+``maplebench calibrate`` prints the scheduler's prediction of every cell beside the
+measurement. (Two processes on a loaded 2-CPU host measure the CPU share other load leaves
+them: calibrate on a quiet machine.)
 
 **No cost is ever fitted to, or tuned against, the seed's or any published maple-vs-legacy
 delta**: the measurements are this machine's kernel only, and only its era's mm is modeled.
@@ -167,7 +168,8 @@ class CellData:
 
     @property
     def linear(self) -> bool:
-        """No contention: the model's time per op is linear in the costs."""
+        """Fitted: no lock contention (one task, or processes with their own mms), so the
+        model's time per op is linear in the costs."""
         return self.tasks == 1 or self.mode == "processes"
 
 
@@ -198,14 +200,15 @@ def model_events(workload: Any, mode: str, layout: str | None) -> dict[str, floa
 
 def model_rate(workload: Any, mode: str, tasks: int, profile: CostProfile, layout: str | None,
                cpus: int) -> float:
-    """The model clock's ops/s per task for the cell (the scheduler, 2 ms of virtual time)."""
+    """The model clock's ops/s per task for the cell (the scheduler; two 20 ms windows after a
+    discarded one, long enough for page-fault steps of 512 pages)."""
     from maple.clock.backend import ModelPass
     from maple.mm import make_mm
 
     with ModelPass(workload, make_mm(HOST_ERA, layout=layout), mode, tasks, profile=profile) as mp:
         mp.cpus = cpus
         mp.start()
-        got = list(mp.samples(3, 0.001))[1:]
+        got = list(mp.samples(3, 0.02))[1:]
     return hmean([total / seconds / tasks for total, _lo, _hi, seconds in got])
 
 

@@ -210,8 +210,9 @@ def record_cycle(workload: Any, mm: Any, *, task: int = 0, max_steps: int | None
 
     ``setup`` runs unrecorded; then ``det_warmup_loops`` passes warm the task up; then steps
     are recorded until the last ``p`` steps equal the ``p`` before them for the smallest such
-    period (checked at whole passes), or ``max_steps`` (default: 4 passes + 16 steps) run
-    out, in which case every recorded step is the cycle.
+    ``p``, a whole number of passes (``steps_per_loop`` steps), checked at pass boundaries; or
+    until ``max_steps`` (default: 4 passes + 16 steps) run out, in which case every recorded
+    step is the cycle (``exact`` False).
     """
     events = mm.events
     calls: list[Call] = []
@@ -253,13 +254,13 @@ def record_cycle(workload: Any, mm: Any, *, task: int = 0, max_steps: int | None
         steps.append(list(current))
         sigs.append(_signature(current))
         n = len(sigs)
-        found = 0
-        for p in range(1, n // 2 + 1):
+        if n % per_pass:
+            continue  # cycles are whole passes: compare at pass boundaries only
+        for p in range(per_pass, n // 2 + 1, per_pass):
             if sigs[n - p:] == sigs[n - 2 * p:n - p]:
-                found = p
+                period = p
                 break
-        if found and (n >= 2 * found and (found % per_pass == 0 or per_pass % found == 0)):
-            period = found
+        if period:
             break
     events.enabled = False
     if period:

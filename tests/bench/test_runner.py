@@ -99,7 +99,7 @@ needs_proc_children = pytest.mark.skipif(
 
 
 def _run(tmp_path, workload, **kw):
-    cfg = R.RunConfig(workloads=[workload.name], **{"samples": 3, "warmup": 0.1, "interval": 0.05, **kw})
+    cfg = R.RunConfig(workloads=[workload.name], **{"samples": 3, "warmup": 0.1, "interval": 0.05, "clock": "wall", **kw})
     writer = RunWriter(tmp_path / "run", {"name": "run"})
     run = R.Runner(cfg, writer, mm_factory=lambda kind: FakeMM(), workloads={workload.name: workload})
     status = run.run()
@@ -136,7 +136,7 @@ def test_warmup_samples_are_discarded(tmp_path):
         def tick(self, warmup):
             ticks.append(warmup)
 
-    cfg = R.RunConfig(workloads=["early"], mms=["maple"], modes=["processes"], procs=[2],
+    cfg = R.RunConfig(workloads=["early"], mms=["maple"], modes=["processes"], procs=[2], clock="wall",
                       samples=2, warmup=0.3, interval=0.05, deterministic=False)
     assert cfg.warmup_samples == 6  # 0.3 s of 0.05 s samples, as will-it-scale's 6 x 1 s
     wl = EarlyOnly()
@@ -197,7 +197,7 @@ def test_keyboard_interrupt_marks_run_interrupted(tmp_path):
             if len(calls) == 5:
                 raise KeyboardInterrupt
 
-    cfg = R.RunConfig(workloads=["count"], mms=["maple"], modes=["processes"], procs=[1, 2],
+    cfg = R.RunConfig(workloads=["count"], mms=["maple"], modes=["processes"], procs=[1, 2], clock="wall",
                       samples=3, warmup=0.05, interval=0.05)
     kids = _children()
     writer = RunWriter(tmp_path / "i", {})
@@ -311,7 +311,7 @@ class Timed(TimedWorkload):
 
 def test_timed_workload_rows(tmp_path):
     wl = Timed()
-    cfg = R.RunConfig(workloads=["timed"], mms=["maple", "legacy"], modes=["processes"], procs=[1, 4],
+    cfg = R.RunConfig(workloads=["timed"], mms=["maple", "legacy"], modes=["processes"], procs=[1, 4], clock="wall",
                       samples=2)
     writer = RunWriter(tmp_path / "t", {})
     run = R.Runner(cfg, writer, mm_factory=lambda k: FakeMM(), workloads={"timed": wl})
@@ -327,7 +327,7 @@ def test_timed_workload_rows(tmp_path):
 
 def test_timed_workload_failure_keeps_earlier_rows(tmp_path):
     wl = Timed(fail_at=3)
-    cfg = R.RunConfig(workloads=["timed"], mms=["maple"], modes=["threads"], procs=[1, 2], samples=2)
+    cfg = R.RunConfig(workloads=["timed"], mms=["maple"], modes=["threads"], procs=[1, 2], samples=2, clock="wall")
     writer = RunWriter(tmp_path / "t", {})
     run = R.Runner(cfg, writer, mm_factory=lambda k: FakeMM(), workloads={"timed": wl})
     assert run.run() == "failed"

@@ -123,7 +123,7 @@ def test_sigint_saves_an_interrupted_run(tmp_path):
     folder = tmp_path / "int"
     proc = subprocess.Popen(
         [sys.executable, "-m", "maplebench", "run", "brk1", "--out", str(tmp_path), "--name", "int",
-         "--procs", "1,2", "--samples", "20", "--warmup", "0", "--interval", "0.05", "--quiet"],
+         "--procs", "1,2", "--samples", "20", "--warmup", "0", "--interval", "0.05", "--clock", "wall", "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -157,7 +157,7 @@ def test_tasks_die_with_a_killed_runner(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "maplebench", "run", "brk1", "--out", str(tmp_path), "--procs", "3",
          "--mode", "processes", "--mm", "maple", "--samples", "400", "--warmup", "0",
-         "--interval", "0.05", "--quiet"],
+         "--interval", "0.05", "--clock", "wall", "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     kids: list[int] = []
@@ -191,4 +191,4 @@ def test_default_run_completes(tmp_path):
     run = load_run(Path(proc.stdout.strip()))
     df = run.samples
     assert len(df) == 2 * 2 * len(run.meta["options"]["procs"]) * 5
-    assert run.meta["options"]["warmup_samples"] == 6
+    assert run.meta["options"]["warmup_samples"] == 2  # the model clock's 2 ms of 1 ms windows

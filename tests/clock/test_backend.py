@@ -152,3 +152,27 @@ def test_zero_variance_cells_are_decided_exactly(rule):
     assert not v.significant and v.score == 1.0
     # one side varying: the rule's own test decides
     assert stats.exact_verdict([1.0, 2.0], [3.0, 3.0], True) is None
+
+
+def test_cli_runs_are_deterministic_on_the_real_mm(tmp_path, capsys):
+    """Two `maplebench run` of the same cells under the model clock write identical samples."""
+    from cli_helpers import run_cli
+
+    out = []
+    for name in ("a", "b"):
+        rc, _, err = run_cli(capsys, "run", "brk1", "--quick", "--procs", "3", "--cpus", "4", "--smt", "2",
+                             "--out", tmp_path, "--name", name, "-q")
+        assert rc == 0, err
+        out.append((tmp_path / name / "samples.csv").read_text())
+        meta = json.loads((tmp_path / name / "meta.json").read_text())
+        assert meta["model"]["cpus"] == 4 and meta["model"]["smt"] == 2
+        assert meta["model"]["profile"] == "default"
+    assert out[0] == out[1]
+    assert len(out[0].splitlines()) == 1 + 3 * 4  # header + 3 samples x (2 mms x 2 modes)
+
+
+def test_cli_bad_profile_is_one_line_exit_2(tmp_path, capsys):
+    from cli_helpers import assert_input_error
+
+    assert_input_error(capsys, ["run", "brk1", "--quick", "--profile", "nosuch", "--out", tmp_path], "--profile 'nosuch'")
+    assert not any(tmp_path.iterdir())

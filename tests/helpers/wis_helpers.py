@@ -86,7 +86,7 @@ def spans(mm: Any) -> list[tuple[int, int, int, int]]:
 
 def short_real_run(tmp_path: Path, workload: str) -> pd.DataFrame:
     """Run ``workload`` for real (2 tasks, 2 short samples, both mms and modes); its samples."""
-    cfg = R.RunConfig(workloads=[workload], procs=[2], samples=2, warmup=0.05, interval=0.05)
+    cfg = R.RunConfig(workloads=[workload], procs=[2], samples=2, warmup=0.05, interval=0.05, clock="wall")
     writer = RunWriter(tmp_path / "r", {})
     run = R.Runner(cfg, writer)
     status = run.run()
