@@ -29,6 +29,7 @@ brk2 vs brk1 compares the two workloads on the base kind (Wilcox's figure is abo
 from __future__ import annotations
 
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
@@ -85,7 +86,8 @@ def seed_plan() -> tuple[Group, ...]:
 @dataclass(frozen=True, slots=True)
 class Settings:
     """How each cell runs: clock, modeled machine, samples and sampling interval (seconds of
-    the clock's time). ``jobs`` cells run in parallel (model clock only)."""
+    the clock's time). ``jobs`` cells of a group run in parallel (model clock only; default:
+    two, or one on a single-CPU machine)."""
 
     clock: str = "model"
     cpus: int | None = CPUS
@@ -94,7 +96,7 @@ class Settings:
     warmup: float = 0.002
     interval: float = 0.001
     profile: str | None = None
-    jobs: int = 1
+    jobs: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     layout: str | None = None
 
 
@@ -193,12 +195,15 @@ def measure(
 
 def percent(base: Sequence[float], new: Sequence[float], metric: str) -> float:
     """mmtests' percentage of ``new`` against ``base``: Hmean/pdiff for throughput (``ops``),
-    Amean/pndiff for times; NaN when either side has no samples."""
+    Amean/pndiff for times; NaN when either side has no samples or an undefined mean (a
+    window with no completed op makes the Hmean undefined, where mmtests' pdiff prints 100)."""
     if not len(base) or not len(new):
         return math.nan
-    if metric == "ops":
-        return stats.pdiff(stats.hmean(new), stats.hmean(base))
-    return stats.pndiff(stats.amean(new), stats.amean(base))
+    mean = stats.hmean if metric == "ops" else stats.amean
+    b, n = mean(base), mean(new)
+    if math.isnan(b) or math.isnan(n):  # mmtests' pdiff would print 100 for an undefined base
+        return math.nan
+    return stats.pdiff(n, b) if metric == "ops" else stats.pndiff(n, b)
 
 
 def compared_workloads(row: PublishedRow) -> tuple[str, str] | None:

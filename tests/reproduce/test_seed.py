@@ -58,6 +58,7 @@ def test_percent_is_mmtests() -> None:
     assert percent([10.0], [10.5], "syst") == pytest.approx(-5.0)  # more time is worse
     assert percent([100.0, 50.0], [80.0], "ops") == pytest.approx(stats.pdiff(80.0, stats.hmean([100.0, 50.0])))
     assert math.isnan(percent([], [1.0], "ops"))
+    assert math.isnan(percent([0.0, 5.0], [0.0, 5.0], "ops"))  # a window with no op: no Hmean
 
 
 def test_modeled_rows_from_constructed_measurements() -> None:
