@@ -3,7 +3,7 @@
 CSV (``--format csv``): the header ``table,operation,published_pct,modeled_pct,agrees`` and one
 line per published row. A percentage is a number (``-33.73``) or, for a range, ``low..high``
 (``-44.16..-37.42``: the published range, or the lowest and highest modeled value over the
-modeled task counts); ``nan`` when nothing was modeled. ``agrees`` is ``yes`` or ``no``
+modeled task counts); ``nan`` when some modeled count has no defined mean. ``agrees`` is ``yes`` or ``no``
 (:mod:`maple.reproduce.agreement`).
 """
 

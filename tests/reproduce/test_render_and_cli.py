@@ -119,3 +119,15 @@ def test_cli_help_lists_reproduce(capsys) -> None:
     assert rc == 0 and "reproduce" in out
     rc, out, _ = run_cli(capsys, "reproduce", "seed", "--help")
     assert rc == 0 and "--base" in out and "--format" in out
+
+
+@pytest.mark.slow
+def test_full_reproduction_prints_every_row(capsys) -> None:
+    """The real thing: every cell on the model clock (about a minute on two cores)."""
+    rc, out, err = run_cli(capsys, "reproduce", "seed", "--format", "csv")
+    assert rc == 0
+    got = list(csv.DictReader(io.StringIO(out)))
+    assert [g["operation"] for g in got] == [r.operation for r in load()]
+    by_op = {g["operation"]: g for g in got}
+    assert by_op["Hmean brk1-processes-2"]["modeled_pct"].startswith("-")
+    assert float(by_op["Hmean brk1-threads-79"]["modeled_pct"]) > 0
