@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "record": ("record", "record_cmd", "Record a command's address-space syscalls as a trace."),
     "convert": ("convert", "convert_cmd", "Convert a raw strace -f log into a trace for run trace."),
     "calibrate": ("calibrate", "calibrate_cmd", "Fit the model clock's cost profile on this machine's kernel."),
+    "reproduce": ("reproduce", "reproduce_cmd", "Rerun the seed thread's published rows on modeled kernels."),
 }
 
 
