@@ -13,10 +13,13 @@ tree does not model cache lines, each node visited is charged ``LINES_PER_NODE``
 (a 256-byte node: the pivot line the search stops in plus the slot line it loads).
 ``vmas_visited`` counts the VMA structs the index reads (only the ones it returns or is
 handed, never the neighbours the tree walk passes), each charged one more cache line.
-``nodes_preallocated`` counts what v6.1's ``mas_preallocate`` asks the slab for before every
-VMA tree write (``1 + 3 * height`` nodes, the worst case of a spanning store; most are handed
-back unused by ``mas_destroy``): the hidden cost behind "modifications are more expensive".
-It is kept apart from ``nodes_allocated``, which counts the nodes the tree really builds.
+``nodes_preallocated`` counts what the era's ``mas_preallocate`` asks the slab for before each
+VMA tree write (one request per ``mas_preallocate`` .. ``mas_destroy`` bracket): v6.1's worst
+case ``1 + 3 * height`` nodes (most handed back unused by ``mas_destroy``: the hidden cost
+behind "modifications are more expensive"), the precise count of 6.5+ eras, and nothing for
+eras that allocate on demand (the v5 patch set) or for ``mas_store_gfp`` writes. It is the
+same number as the ``node_prealloc`` events, by one code path (``_account``), and is kept
+apart from ``nodes_allocated``, which counts the nodes the tree really builds.
 
 Cost events (``maple.mm.events``; recorded only while ``events.enabled``): every tree write
 is classified before it happens as the kernel's store type (``mas_wr_store_type``: exact fit,
@@ -67,7 +70,8 @@ class MapleVmaIndex:
     protocol described in docs/mm.md."""
 
     kind = "maple"
-    __slots__ = ("_mt", "_vmas_visited", "_preallocated", "events", "era", "gfp", "_walked", "_bracket")
+    __slots__ = ("_mt", "_vmas_visited", "_preallocated", "events", "era", "gfp", "_walked", "_bracket",
+                 "_worst", "_precise")
 
     def __init__(self, tree: MapleTree | None = None) -> None:
         self._mt = MapleTree(alloc=True) if tree is None else tree
@@ -77,6 +81,8 @@ class MapleVmaIndex:
         self.events: EventRecorder = _OFF
         #: the era whose allocation policy the events follow (None: v6.1's)
         self.era = None
+        #: the era's ``mas_preallocate`` policy, as flags the write paths test
+        self._worst, self._precise = True, False
         #: set by the mm around a write its kernel path does with ``mas_store_gfp`` (on demand)
         self.gfp = False
         self._walked = self._mt.counters["nodes_visited"]
@@ -190,18 +196,27 @@ class MapleVmaIndex:
     # ------------------------------------------------------------------ modification
 
     def _preallocate(self) -> None:
-        """v6.1 ``mas_preallocate``: ``1 + 3 * height`` nodes requested before each write
-        (``mas_node_count_gfp(mas, 1 + mas_mt_height(mas) * 3, ...)``)."""
-        self._preallocated += 1 + 3 * self._mt.height
+        """The unrecorded path's ``mas_preallocate`` request for one write outside a bracket:
+        v6.1's ``1 + 3 * height`` (``mas_node_count_gfp(mas, 1 + mas_mt_height(mas) * 3, ...)``)
+        on worst-case eras; nothing on on-demand eras or for ``mas_store_gfp`` writes. Precise
+        eras always take the classified path (``_slow``), whose ``_account`` counts."""
+        if self._bracket is None and not self.gfp and self._worst:
+            self._preallocated += 1 + 3 * self._mt.height
+
+    @property
+    def _slow(self) -> bool:
+        """Writes go through ``_write`` (store classification): while recording events, and
+        always on precise-preallocation eras, whose request depends on the store type."""
+        return self.events.enabled or self._precise
 
     def insert(self, vma) -> None:
         """``vma_mas_store`` of a new VMA at ``[vm_start, vm_end - 1]``."""
-        self._preallocate()
-        if self.events.enabled:
+        if self._slow:
             acc = self._op_start()
             self._write(vma.start, vma.end - 1, vma, acc, True)
             self._op_end(acc)
             return
+        self._preallocate()
         try:
             self._mt.insert_range(vma.start, vma.end - 1, vma)
         except EntryExists:
@@ -209,33 +224,32 @@ class MapleVmaIndex:
 
     def remove(self, vma) -> None:
         """``vma_mas_remove``: one NULL store over the VMA's range."""
-        self._preallocate()
-        if self.events.enabled:
+        if self._slow:
             acc = self._op_start()
             self._write(vma.start, vma.end - 1, None, acc)
             self._op_end(acc)
             return
+        self._preallocate()
         self._mt.store_range(vma.start, vma.end - 1, None)
 
     def remove_range(self, start: int, end: int, vmas) -> None:
         """munmap's detach (``do_mas_align_munmap``): ONE NULL store over ``[start, end - 1]``."""
         if vmas:
-            self._preallocate()
-            if self.events.enabled:
+            if self._slow:
                 acc = self._op_start()
                 self._write(start, end - 1, None, acc)
                 self._op_end(acc)
                 return
+            self._preallocate()
             self._mt.store_range(start, end - 1, None)
 
     def adjust(self, vma, start: int, end: int) -> None:
         """Change ``vma``'s bounds in place (``vma_mas_store`` + ``vma_mas_szero``): a NULL
         store over any part it gives up, and, if it grows, one store over its new range."""
         old_start, old_end = vma.start, vma.end
-        self._preallocate()  # __vma_adjust / vma_expand / do_brk_flags preallocate once
         vma.start = start
         vma.end = end
-        if self.events.enabled:
+        if self._slow:
             acc = self._op_start()
             if start > old_start:
                 self._write(old_start, start - 1, None, acc)
@@ -245,6 +259,7 @@ class MapleVmaIndex:
                 self._write(start, end - 1, vma, acc)
             self._op_end(acc)
             return
+        self._preallocate()  # __vma_adjust / vma_expand / do_brk_flags preallocate once
         store_range = self._mt.store_range
         if start > old_start:
             store_range(old_start, start - 1, None)
@@ -282,7 +297,7 @@ class MapleVmaIndex:
     def begin_op(self) -> None:
         """Open one ``mas_preallocate`` .. ``mas_destroy`` bracket over several index calls
         (``__split_vma``: the kernel's ``__vma_adjust`` preallocates once for the shrink
-        and the insert). Events only; the ``nodes_preallocated`` counter is unchanged."""
+        and the insert), so the bracket's one request is counted once."""
         self._bracket = [self._mt.height, 0, 0]
 
     def end_op(self) -> None:
@@ -316,6 +331,7 @@ class MapleVmaIndex:
             return
         request = 1 + 3 * height if policy == "worst" else need
         if request:
+            self._preallocated += request
             add("node_prealloc", request)
         if used < request:
             add("node_prealloc_unused", request - used)
@@ -522,17 +538,20 @@ class MapleVmaIndex:
         the child tree is built by in-order insertion: ``mas_expected_entries`` preallocates
         its nodes (6.1+; on demand before), each VMA is one store, each node one copy."""
         child = MapleVmaIndex(self._mt.dup(copy))
+        era = self.era
+        nodes = child._mt._allocated
+        insertion_prealloc = (era is None or era.fork != "mt_dup") and (self._worst or self._precise)
+        if insertion_prealloc:  # mas_expected_entries: the child's nodes, requested up front
+            self._preallocated += nodes
         ev = self.events
         if ev.enabled:
             self.flush_events()
-            nodes = child._mt._allocated
             vmas = len(child._mt)
-            era = self.era
             if era is not None and era.fork == "mt_dup":
                 if nodes:
                     ev.add("mt_dup_node", nodes)
             elif nodes:
-                ev.add("node_prealloc" if era is None or era.prealloc != "none" else "node_alloc", nodes)
+                ev.add("node_prealloc" if insertion_prealloc else "node_alloc", nodes)
                 ev.add("node_copy", nodes)
             if vmas:
                 ev.add("node_write", vmas)
@@ -553,6 +572,8 @@ class MapleVmaIndex:
         counting restarts from the tree's current state."""
         self.events = events
         self.era = era
+        policy = "worst" if era is None else era.prealloc
+        self._worst, self._precise = policy == "worst", policy == "precise"
         self._walked = self._mt._visited
         self._bracket = None
 

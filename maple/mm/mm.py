@@ -1003,11 +1003,11 @@ class MM:
         start, end = vma.start, vma.end
         new = VMA(start, end, vma.flags, vma.file, vma.pgoff, vma.anon_vma, vma.anon_vma_chain, vma.name)
         ev = self.events
-        bracket = ev.enabled and self._maple
+        bracket = self._maple  # one mas_preallocate for the adjust and the insert
         if ev.enabled:
             ev.add("vma_dup")
-            if bracket:
-                index.begin_op()
+        if bracket:
+            index.begin_op()
         if vma.anon_vma is not None:
             self._anon_clone(vma.anon_vma, vma.anon_vma_chain)
         if self._vma_locks:

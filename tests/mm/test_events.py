@@ -268,3 +268,31 @@ def test_mmap_fixed_over_a_mapping_unmaps_without_downgrading():
     segs = mm.events.take()
     assert ctxs(segs) == ["none", "write"]
     assert segs[1].events["pte_zap"] == 1 and "mmap_lock_downgrade" not in segs[1].events
+
+
+@pytest.mark.parametrize("kind", [k for k in ERAS if k != "legacy"])
+def test_nodes_preallocated_is_what_the_eras_preallocation_requests(kind):
+    """The counter and the ``node_prealloc`` events are one number: the v5 patch set allocates
+    on demand (0), v6.1 requests 1 + 3 * height per mas_preallocate bracket (a split's adjust
+    and insert share one), ``mas_store_gfp`` writes (brk's new VMA) request nothing."""
+    mm = make_mm(kind, layout="cat").fork()  # processes mode: brk grows by a new VMA
+    mm.events.enabled = True
+    before = mm.counters["nodes_preallocated"]
+    base = mm.brk(0)
+    for _ in range(3):
+        mm.brk(base + P)  # new VMA: mas_store_gfp
+        mm.brk(base)  # munmap of the whole VMA
+    addr = mm.mmap(0, 64 * P, RW, ANON)
+    mm.mprotect(addr + 8 * P, 8 * P, PROT_READ)  # two splits
+    mm.munmap(addr, 64 * P)
+    counted = mm.counters["nodes_preallocated"] - before
+    assert counted == total(mm.events.take()).get("node_prealloc", 0)
+    era = KINDS[kind]
+    if era.prealloc == "none":
+        assert counted == 0
+    elif era.prealloc == "worst":
+        assert mm.index.tree.height == 2
+        # 3 brk shrinks (munmap), the mmap, mprotect's two splits, the munmap: 7 requests of 7
+        assert counted == 7 * 7
+    else:
+        assert 0 < counted < 6 * (1 + 3 * mm.index.tree.height)
