@@ -28,6 +28,7 @@ write) and the run stops with ``WorkerError``; the samples gathered so far are k
 from __future__ import annotations
 
 import gc
+import math
 import mmap
 import os
 import select
@@ -79,9 +80,57 @@ class Cell:
         return f"{self.workload} {self.mm} {self.mode} {self.tasks}"
 
 
+#: Bounds of the sampling options (checked before anything is written). An interval below
+#: 10 ms measures the sampler, not the workload (a 1 ns interval counted 0 ops everywhere).
+MIN_INTERVAL = 0.01
+MAX_INTERVAL = 3600.0
+MAX_WARMUP = 3600.0
+MAX_SAMPLES = 10_000
+#: A run whose sampling alone would take longer than this is refused (a typo, not a plan).
+MAX_RUN_SECONDS = 7 * 24 * 3600.0
+MAX_CPUS = 4096
+MAX_SMT = 8
+MAX_JOBS = 1024
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _seconds(option: str, value: Any, low: float, high: float, *, low_open: bool = False) -> None:
+    """``value`` must be a finite number of seconds in ``[low, high]`` (``(low, high]``)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and (value > low if low_open else value >= low) and value <= high:
+        return
+    if not ok:
+        why = "must be a finite number of seconds"
+    elif value > high:
+        why = f"must be at most {high:g} seconds"
+    else:
+        why = f"must be {'more than' if low_open else 'at least'} {low:g} seconds"
+    raise InputError(f"{option} '{value}': {why}")
+
+
+def accepts_param(cls: type, name: str) -> bool:
+    """True if workload class ``cls`` takes the parameter ``name`` (its constructor names it)."""
+    import inspect
+
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return False
+    p = params.get(name)
+    return p is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+
+
 @dataclass
 class RunConfig:
-    """What to run. ``warmup`` is in seconds and becomes ``round(warmup / interval)`` samples."""
+    """What to run. ``warmup`` is in seconds and becomes ``round(warmup / interval)`` samples.
+
+    ``workload_modes`` overrides ``modes`` for the workloads it names (the CLI runs timed
+    workloads such as kernbench, which replay separate processes, in processes mode only
+    unless ``--mode`` is given). ``params`` go only to the workloads that take them.
+    """
 
     workloads: Sequence[str]
     mms: Sequence[str] = MM_KINDS
@@ -105,41 +154,84 @@ class RunConfig:
     jobs: int = 1
     #: address of a Dask distributed scheduler that runs model-clock cells
     scheduler: str | None = None
+    #: per-workload modes, overriding ``modes`` (e.g. ``{"kernbench": ("processes",)}``)
+    workload_modes: dict[str, Sequence[str]] = field(default_factory=dict)
 
     @property
     def warmup_samples(self) -> int:
         return int(round(self.warmup / self.interval))
 
-    def validate(self, provided: Sequence[str] = ()) -> None:
-        """Raise ``InputError`` naming the first bad value (``provided``: names not looked up)."""
+    def modes_for(self, workload: str) -> Sequence[str]:
+        return self.workload_modes.get(workload, self.modes)
+
+    def validate(self, provided: Sequence[str] | dict[str, Any] = ()) -> None:
+        """Raise ``InputError`` naming the first bad value (``provided``: names not looked up,
+        or a mapping of them to ready workload instances).
+
+        Every option is checked here, before a run folder is touched: known workloads, mm
+        kinds, modes and clock; task counts in 1..``spec.MAX_TASKS``; ``samples`` in
+        1..``MAX_SAMPLES``; ``interval`` finite in [``MIN_INTERVAL``, ``MAX_INTERVAL``] s;
+        ``warmup`` finite in [0, ``MAX_WARMUP``] s; ``cpus`` in 1..``MAX_CPUS``, ``smt`` in
+        1..``MAX_SMT``, ``jobs`` in 1..``MAX_JOBS``; a parameter (``--trace``) some workload
+        takes; a sampling time under ``MAX_RUN_SECONDS``.
+        """
         from maple import workloads
+        from maple.bench.spec import MAX_TASKS
 
         if not self.workloads:
             raise InputError("no workload given")
+        classes: dict[str, type] = {}
         for name in self.workloads:
-            if name not in provided:
-                workloads.workload_class(name)
+            if isinstance(provided, dict) and name in provided:
+                classes[name] = type(provided[name])
+            elif name not in provided:
+                classes[name] = workloads.workload_class(name)
         known = known_mm_kinds()
         for kind in self.mms:
             if kind not in known:
                 raise InputError(f"--mm '{kind}': unknown mm (known: {', '.join(known)})")
         if self.clock not in CLOCKS:
             raise InputError(f"--clock '{self.clock}': unknown clock (known: {', '.join(CLOCKS)})")
-        for mode in self.modes:
+        all_modes = list(self.modes) + [m for ms in self.workload_modes.values() for m in ms]
+        for mode in all_modes:
             if mode not in MODES:
                 raise InputError(f"--mode '{mode}': unknown mode (known: {', '.join(MODES)})")
         if not self.mms:
             raise InputError("--mm: no mm kind given")
-        if not self.modes:
+        if not self.modes or any(not ms for ms in self.workload_modes.values()):
             raise InputError("--mode: no mode given")
-        if not self.procs or min(self.procs) < 1:
-            raise InputError(f"--procs: bad task counts {list(self.procs)}")
-        if not isinstance(self.samples, int) or self.samples <= 0:
-            raise InputError(f"--samples '{self.samples}': must be a positive integer")
-        if not self.interval > 0:
-            raise InputError(f"--interval '{self.interval}': must be positive")
-        if not self.warmup >= 0:
-            raise InputError(f"--warmup '{self.warmup}': must not be negative")
+        if not self.procs or not all(_is_int(n) for n in self.procs) or min(self.procs) < 1:
+            raise InputError(f"--procs: bad task counts {list(self.procs)[:8]}")
+        if max(self.procs) > MAX_TASKS:
+            raise InputError(f"--procs: {max(self.procs)} tasks is more than {MAX_TASKS} (will-it-scale's MAX_TASKS)")
+        if not _is_int(self.samples) or not 1 <= self.samples <= MAX_SAMPLES:
+            raise InputError(f"--samples '{self.samples}': must be an integer from 1 to {MAX_SAMPLES}")
+        _seconds("--interval", self.interval, MIN_INTERVAL, MAX_INTERVAL)
+        _seconds("--warmup", self.warmup, 0.0, MAX_WARMUP)
+        if self.cpus is not None and (not _is_int(self.cpus) or not 1 <= self.cpus <= MAX_CPUS):
+            raise InputError(f"--cpus '{self.cpus}': must be an integer from 1 to {MAX_CPUS}")
+        if not _is_int(self.smt) or not 1 <= self.smt <= MAX_SMT:
+            raise InputError(f"--smt '{self.smt}': must be an integer from 1 to {MAX_SMT}")
+        if not _is_int(self.jobs) or not 1 <= self.jobs <= MAX_JOBS:
+            raise InputError(f"--jobs '{self.jobs}': must be an integer from 1 to {MAX_JOBS}")
+        for param, value in self.params.items():
+            if classes and not any(accepts_param(c, param) for c in classes.values()):
+                takers = [n for n in workloads.names() if accepts_param(workloads.workload_class(n), param)]
+                raise InputError(
+                    f"--{param} '{value}': no workload of this run takes it "
+                    f"({', '.join(self.workloads)}; it is for {', '.join(takers) or 'no workload'})"
+                )
+        kinds = {n: getattr(c, "kind", "loop") for n, c in classes.items()}
+        seconds = self.estimate_seconds(kinds)
+        if seconds > MAX_RUN_SECONDS:
+            raise InputError(
+                f"--samples {self.samples} --warmup {self.warmup:g} --interval {self.interval:g}: the run "
+                f"would sample for {format_duration(seconds)} (more than {format_duration(MAX_RUN_SECONDS)})"
+            )
+
+    def params_for(self, cls: type) -> dict[str, Any]:
+        """The parameters that workload class ``cls`` takes."""
+        return {k: v for k, v in self.params.items() if accepts_param(cls, k)}
 
     def cells(self) -> list[Cell]:
         """Workload, then task count, then mode, then mm (mm innermost, for fair noise)."""
@@ -147,9 +239,34 @@ class RunConfig:
             Cell(w, k, mode, n)
             for w in self.workloads
             for n in self.procs
-            for mode in self.modes
+            for mode in self.modes_for(w)
             for k in self.mms
         ]
+
+    def estimate_seconds(self, kinds: dict[str, str]) -> float:
+        """Real seconds the loop cells spend sampling (warm-up included), from ``kinds``
+        (workload name -> ``loop`` / ``timed``). Timed workloads and model-clock cells (whose
+        interval is simulated time) are not counted: their duration is not known up front."""
+        per_cell = (self.warmup_samples + self.samples) * self.interval
+        total = 0.0
+        for cell in self.cells():
+            if kinds.get(cell.workload) != "loop":
+                continue
+            if self.clock == "model" and cell.mm != HOST:
+                continue
+            total += per_cell
+        return total
+
+
+def format_duration(seconds: float) -> str:
+    """``47 min``, ``2.2 h``, ``3.0 days``, ``12 s``: a rough human duration."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def known_mm_kinds() -> tuple[str, ...]:
@@ -654,7 +771,7 @@ class Runner:
         """``mm_factory(kind)`` builds a starting mm (default: ``make_mm(kind, layout=...)``);
         ``workloads`` supplies ready instances by name instead of the registry's."""
         provided = dict(workloads or {})
-        config.validate(provided=list(provided))
+        config.validate(provided=provided)
         self.config = config
         self.writer = writer
         self.progress = progress or _NoProgress()
@@ -673,7 +790,8 @@ class Runner:
         if name not in self._workloads:
             from maple import workloads
 
-            self._workloads[name] = workloads.get(name, **self.config.params)
+            cls = workloads.workload_class(name)
+            self._workloads[name] = cls(**self.config.params_for(cls))
         return self._workloads[name]
 
     def ticks(self) -> int:
@@ -685,23 +803,26 @@ class Runner:
             total += c.warmup_samples + c.samples if loop else c.samples
         return total
 
+    def estimate_seconds(self) -> float:
+        """Real seconds the run's loop cells will spend sampling (see ``RunConfig``)."""
+        return self.config.estimate_seconds({n: self.workload(n).kind for n in self.config.workloads})
+
     def run(self) -> str:
+        """Run every cell; each row goes to the writer as soon as its sample is taken."""
         cells = self.config.cells()
         status = "complete"
         try:
             for index, cell in enumerate(cells):
                 self.progress.cell(index, len(cells), cell)
-                rows: list[dict[str, Any]] = []
-                try:
-                    self.run_cell(cell, rows)
-                finally:
-                    if rows:
-                        self.writer.add_rows(rows)
+                self.run_cell(cell, _Rows(self.writer))
         except KeyboardInterrupt:
             status = "interrupted"
         except WorkerError as exc:
             status = "failed"
             self.error = str(exc)
+        except OSError as exc:  # the results could not be written (a full disk, ...)
+            status = "failed"
+            self.error = f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}"
         except Exception:
             status = "failed"
             self.error = traceback.format_exc()
@@ -729,7 +850,7 @@ class Runner:
             for k, (total, lo, hi, seconds) in enumerate(source.samples(warm + c.samples, c.interval), 1):
                 self.progress.tick(k <= warm)
                 if k > warm:
-                    rows.append({**key, "sample": k - warm, "ops": total, "min": lo, "max": hi, **per_op})
+                    rows.append({**key, "sample": k - warm, **throughput(total, lo, hi, seconds), **per_op})
 
     def sample_source(self, wl: LoopWorkload, cell: Cell) -> SampleSource:
         """The backend that measures a loop cell: the host kernel, the model clock or the wall
@@ -764,6 +885,8 @@ class Runner:
         from maple.bench import sysinfo
 
         c = self.config
+        import socket
+
         return {
             "name": name,
             "argv": list(sys.argv if argv is None else argv),
@@ -771,6 +894,14 @@ class Runner:
             "gil_enabled": sysinfo.gil_enabled(),
             "machine": sysinfo.machine(),
             "start_time": _now(),
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "clock": c.clock,
+            "units": dict(UNITS),
+            "expect": {
+                "cells": [[x.workload, x.mm, x.mode, x.tasks] for x in self.config.cells()],
+                "rows_per_cell": c.samples,
+            },
             "options": {
                 "workloads": list(c.workloads),
                 "mm": list(c.mms),
@@ -780,11 +911,41 @@ class Runner:
                 "warmup": c.warmup,
                 "warmup_samples": c.warmup_samples,
                 "interval": c.interval,
+                "clock": c.clock,
                 "affinity": c.affinity,
                 "layout": self.layout,
                 "params": {k: str(v) for k, v in c.params.items()},
             },
         }
+
+
+#: The unit of every sample column (meta.json ``units``); counters are counts per op.
+UNITS = {
+    "ops": "ops/s", "min": "ops/s", "max": "ops/s", "count": "ops", "seconds": "s",
+    "user": "s", "syst": "s", "elsp": "s",
+}
+
+
+def throughput(total: int, lo: int, hi: int, seconds: float) -> dict[str, float]:
+    """A sample's row fields: ``ops``, ``min``, ``max`` in operations per second (will-it-scale
+    reports ops/s; the window's own length divides, whatever the interval), the raw ``count``
+    and the window in ``seconds``. ``WorkerError`` for a window that is not a positive time."""
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
+        raise WorkerError(f"a sample source gave a window of {seconds!r} seconds")
+    return {"ops": total / seconds, "min": lo / seconds, "max": hi / seconds, "count": total, "seconds": seconds}
+
+
+class _Rows(list):
+    """A cell's rows: each appended row is handed to the writer at once (durably appended)."""
+
+    def __init__(self, writer: Any) -> None:
+        super().__init__()
+        self._writer = writer
+
+    def append(self, row: dict[str, Any]) -> None:
+        super().append(row)
+        if self._writer is not None:
+            self._writer.add_rows([row])
 
 
 def _now() -> str:
