@@ -495,8 +495,8 @@ def _check_text(folder: Path, text: str, complete: bool, notes: list[str]) -> st
 
 
 def _check_values(folder: Path, df: Any) -> None:
-    """Every sample value a finite number, never negative (seconds positive), every row with
-    a measurement; ``InputError`` naming the row, the cell and the column."""
+    """Every sample value a finite number; ops, count and times never negative, seconds,
+    tasks and sample numbers positive; every row with a measurement; ``InputError`` naming the row, the cell and the column."""
     import numpy as np
     import pandas as pd
 
@@ -515,14 +515,15 @@ def _check_values(folder: Path, df: Any) -> None:
         bad = (vals.isna() & df[c].notna()).to_numpy()
         if bad.any():
             i = int(np.argmax(bad))
-            raise InputError(f"result '{folder}': {where(i)}: '{c}' is not a number ({df[c].iloc[i]!r})")
+            raise InputError(f"result '{folder}': {where(i)}: column '{c}' holds a non-number ({df[c].iloc[i]!r})")
         arr = vals.to_numpy(dtype=float)
         present = ~np.isnan(arr)
         inf = present & ~np.isfinite(arr)
         if inf.any():
             i = int(np.argmax(inf))
             raise InputError(f"result '{folder}': {where(i)}: '{c}' is {arr[i]} (not finite)")
-        if c.endswith(COUNTER_SUFFIX):
+        if c.endswith(COUNTER_SUFFIX) or c in ("min", "max"):  # finite is all that is checked
+            df[c] = vals
             continue
         low = (arr <= 0) if c in ("seconds", "tasks", "sample") else (arr < 0)
         low &= present
@@ -644,3 +645,26 @@ def load_run(path: str | os.PathLike[str], *, allow_incomplete: bool = False) ->
         _check_expected(folder, meta, samples)
     samples = _convert_format1(folder, meta, samples, notes)
     return Run(path=folder, meta=meta, samples=samples, notes=notes)
+
+
+def sampling_notes(runs: Iterable[Any]) -> list[str]:
+    """What differs in how ``runs`` were sampled, for a note beside a comparison.
+
+    Throughput is ops/s in every run, so intervals may differ (only the noise does); but the
+    seconds of the model clock are simulated, not real, which changes what a ratio means."""
+    runs = [r for r in runs if isinstance(getattr(r, "meta", None), dict)]
+    notes: list[str] = []
+    clocks = {str(getattr(r, "clock", "wall")) for r in runs}
+    if len(clocks) > 1:
+        notes.append("throughput compared across clocks (" + ", ".join(f"{r.name}: {r.clock}" for r in runs)
+                     + "): simulated seconds are not real seconds")
+    intervals = []
+    for r in runs:
+        opts = r.meta.get("options")
+        iv = opts.get("interval") if isinstance(opts, dict) else None
+        if isinstance(iv, (int, float)):
+            intervals.append((r.name, float(iv)))
+    if len({iv for _, iv in intervals}) > 1:
+        notes.append("runs sampled at different intervals (" + ", ".join(f"{n}: {iv:g} s" for n, iv in intervals)
+                     + "); throughput is ops/s in each")
+    return notes

@@ -952,9 +952,10 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def finish(writer: Any, status: str, error: str | None = None) -> None:
-    """Stamp the final status (and end time, and error text when failed) on a run folder."""
+def finish(writer: Any, status: str, error: str | None = None) -> Any:
+    """Stamp the final status (and end time, and error text when failed) on a run folder;
+    return what ``writer.finish`` returns (``RunWriter``: the folder that holds the run)."""
     fields: dict[str, Any] = {"end_time": _now()}
     if error:
         fields["error"] = error
-    writer.finish(status, **fields)
+    return writer.finish(status, **fields)
