@@ -10,8 +10,9 @@ measured twice:
 2. **Timed pass**, as will-it-scale's main.c: every task gets a 256-byte slot in an anonymous
    ``MAP_SHARED`` mapping (slot 0 holds the stop flag), tasks wait at a start barrier, the
    parent samples every ``interval`` seconds and records, per sample, the total of the
-   per-task increments and their min and max. The first ``warmup_samples`` samples (6 at one
-   second by default, as will-it-scale) are discarded.
+   per-task increments and their min and max, divided by the window's length: operations
+   per second, as will-it-scale reports them (the raw total is kept as ``count``). The first
+   ``warmup_samples`` samples (6 at one second by default, as will-it-scale) are discarded.
 
 Processes mode forks one OS process per task (``os.fork`` after ``gc.freeze()``, so the
 interpreter's heap stays shared copy-on-write); each task works on its own ``MM.fork()`` of the
@@ -755,8 +756,10 @@ class Runner:
     """Runs every cell of a ``RunConfig`` and writes rows through a ``RunWriter``.
 
     ``run()`` returns the final status: ``complete``, ``failed`` (``self.error`` holds the
-    task's traceback) or ``interrupted`` (KeyboardInterrupt). Rows of a cell are written as
-    soon as the cell ends, and the rows of a cell cut short are written before the status.
+    task's traceback) or ``interrupted`` (KeyboardInterrupt). Each row goes to the writer as
+    soon as its sample is taken (loop cells: ``ops``, ``min``, ``max`` in ops/s of the sample's
+    window, the raw ``count`` and the window in ``seconds``); a write that fails (a full disk)
+    ends the run ``failed`` with ``error`` naming the file.
     """
 
     def __init__(
