@@ -328,7 +328,8 @@ class RunWriter:
                     f"{status} run{' of ' + what if what else ''} (use --force to replace it)"
                 )
             self._replacing = True
-            self.path = self.folder.parent / f".{self.folder.name}.new-{uuid.uuid4().hex[:8]}"
+            base = self._absolute()
+            self.path = base.parent / f".{base.name}.new-{uuid.uuid4().hex[:8]}"
         elif not created and any(not p.name.startswith(".") for p in self.folder.iterdir()):
             raise InputError(f"output folder '{self.folder}' is not empty and holds no maplebench run")
         try:
@@ -384,20 +385,25 @@ class RunWriter:
 
     def _place(self, status: str) -> None:
         """Put a finished replacement run where it belongs (see the class docstring)."""
+        base = self._absolute()
         if status == "complete":
-            _exchange(self.path, self.folder)
+            _exchange(self.path, base)
             shutil.rmtree(self.path, ignore_errors=True)  # the replaced run, now at the side name
             self.path = self.folder
         else:
             stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime())
-            side = self.folder.parent / f"{self.folder.name}-{status}-{stamp}"
+            side = base.parent / f"{base.name}-{status}-{stamp}"
             n = 1
             while side.exists():
                 n += 1
-                side = self.folder.parent / f"{self.folder.name}-{status}-{stamp}-{n}"
+                side = base.parent / f"{base.name}-{status}-{stamp}-{n}"
             os.rename(self.path, side)
             self.path = side
         self._replacing = False
+
+    def _absolute(self) -> Path:
+        """The folder as an absolute path without ``.``/``..`` (``--out .`` has no usable name)."""
+        return Path(os.path.abspath(self.folder))
 
     def close(self) -> None:
         """Release the folder locks (``finish`` does it; for a writer abandoned on an error)."""
