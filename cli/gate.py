@@ -19,17 +19,20 @@ RULES = ("ttest", "ci", "welch")
                    "headline means alone (throughput and kernbench times).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text",
               show_default=True, help="markdown suits CI job summaries.")
+@click.option("--allow-partial", is_flag=True,
+              help="Accept cells that only one run holds (named in the report) instead of failing.")
 @click.option("--update", is_flag=True,
               help="Copy --current into --baseline (atomically) and exit 0; the comparison, if a "
                    "baseline exists, is printed for information.")
 def gate_cmd(baseline: str, current: str, threshold: str, significance: str, only: str | None,
-             fmt: str, update: bool) -> int:
+             fmt: str, allow_partial: bool, update: bool) -> int:
     """Fail (exit 1) when --current regressed against --baseline.
 
     A headline mean (Hmean throughput, Amean kernbench time) regresses when it is worse by
     more than the threshold AND significant by the rule; a counter per op regresses when it
     grows by more than the threshold (exact, no statistics). What regressed is printed as a
-    table. Exit 0 otherwise, 2 on bad input.
+    table. Every cell (workload, mm, mode, tasks) of both runs is gated: a cell in one run only
+    fails the gate, named, unless --allow-partial. Exit 0 otherwise, 2 on bad input.
     """
     from pathlib import Path
 
@@ -50,15 +53,19 @@ def gate_cmd(baseline: str, current: str, threshold: str, significance: str, onl
         if is_run_folder(Path(baseline)):
             try:
                 result = gate(load_result(baseline), load_result(current), threshold=pct,
-                              significance=significance, only=only)
+                              significance=significance, only=only, allow_partial=allow_partial)
                 click.echo(show(result), nl=False)
             except InputError as exc:
                 click.echo(f"maplebench: note: previous baseline not compared: {exc}", err=True)
         dst = update_baseline(current, baseline)
         click.echo(f"gate: baseline '{dst}' updated from '{current}'")
         return 0
-    result = gate(load_result(baseline), load_result(current), threshold=pct, significance=significance,
-                  only=only)
+    runs = [load_result(baseline), load_result(current)]
+    for run in runs:
+        for note in run.notes:
+            click.echo(f"maplebench: note: {note}", err=True)
+    result = gate(*runs, threshold=pct, significance=significance, only=only,
+                  allow_partial=allow_partial)
     click.echo(show(result), nl=False)
     if result.skipped:
         click.echo(f"maplebench: note: {len(result.skipped)} operation(s) not in both runs were not "

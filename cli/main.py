@@ -54,13 +54,19 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI.
 
     Bad input of any kind (click usage errors, and library ``InputError``s such as an
-    unreadable result folder) prints exactly one line on stderr naming the bad value and
-    exits 2, with no traceback. Subcommands return their exit code (0 or 1).
+    unreadable result folder) and a file that cannot be written (``OSError``) print exactly
+    one line on stderr naming the bad value or file and exit 2, with no traceback.
+    Subcommands return their exit code (0 or 1). Bare ``maplebench`` prints the help, exit 0.
     """
     from maple.errors import InputError
 
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args:  # bare `maplebench`: the help, as `maplebench --help` prints it
+        with click.Context(cli, info_name="maplebench", **cli.context_settings) as ctx:
+            click.echo(ctx.get_help())
+        sys.exit(0)
     try:
-        rc = cli.main(args=argv, prog_name="maplebench", standalone_mode=False)
+        rc = cli.main(args=args, prog_name="maplebench", standalone_mode=False)
     except click.exceptions.Exit as exc:  # --help, --version
         sys.exit(exc.exit_code)
     except click.Abort:
@@ -72,6 +78,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
     except InputError as exc:
         msg = " ".join(str(exc).split())
+        click.echo(f"maplebench: error: {msg}", err=True)
+        sys.exit(2)
+    except OSError as exc:  # a file that could not be read or written, wherever it happened
+        where = f"{exc.filename}: " if exc.filename else ""
+        msg = " ".join(f"{where}{exc.strerror or exc}".split())
         click.echo(f"maplebench: error: {msg}", err=True)
         sys.exit(2)
     sys.exit(rc if isinstance(rc, int) else 0)

@@ -38,6 +38,9 @@ def record_cmd(output: str, keep_log: str | None, command: tuple[str, ...]) -> i
     """
     from maple.trace.record import record
 
+    for option, path in (("-o", output), ("--keep-log", keep_log)):
+        if path is not None:
+            _probe_writable(option, path)  # before the command runs, not after
     rc, trace = record(list(command), output, keep_log=keep_log)
     counts = trace.summary()
     click.echo(
@@ -46,3 +49,22 @@ def record_cmd(output: str, keep_log: str | None, command: tuple[str, ...]) -> i
         err=True,
     )
     return 0
+
+
+def _probe_writable(option: str, path: str) -> None:
+    """``InputError`` naming ``path`` unless a file can be created beside it (a real probe:
+    root passes access() checks on read-only and virtual file systems)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from maple.errors import InputError
+
+    target = Path(path)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=target.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"record {option} '{path}': cannot write in '{target.parent}': "
+                         f"{exc.strerror or exc}") from None

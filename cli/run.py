@@ -24,6 +24,8 @@ QUICK = {"procs": "2", "samples": 3, "warmup": 0.2, "interval": 0.1}
 MODEL_INTERVAL = 0.001
 MODEL_WARMUP = 0.002
 MODEL_QUICK = {"warmup": 0.0005, "interval": 0.0005}
+#: A run whose sampling is estimated to take longer than this gets a warning first (seconds).
+LONG_RUN = 10 * 60.0
 
 _NCPU = sysinfo.cpu_count()
 _DEFAULT_PROCS = spec.default_procs(_NCPU)
@@ -104,16 +106,22 @@ def _on_sigterm(signum: int, frame: Any) -> None:
         "virtual time and contend on the modeled mmap_lock. Under --clock wall, threads mode "
         "is GIL-bound on standard CPython: the tasks interleave under the GIL instead of "
         "running in parallel, so threads-mode throughput does not scale with tasks (on a "
-        "free-threaded interpreter they run in parallel; meta.json records gil_enabled)."
+        "free-threaded interpreter they run in parallel; meta.json records gil_enabled).\n\n"
+        "Host cells (--mm host) always sample real time: under --clock model they use "
+        f"will-it-scale's --interval {INTERVAL:g} and --warmup {WARMUP:g} real seconds (--quick: "
+        f"{QUICK['interval']:g} and {QUICK['warmup']:g}), whatever the virtual ones are."
     ),
 )
 @click.argument("workload", nargs=-1, required=True)
 @click.option("--mm", "mm_kinds", default="maple,legacy", show_default=True, metavar="KINDS",
-              help="Address spaces to measure, comma separated: maple, legacy (simulated) and "
+              help="Address spaces to measure, comma separated: the simulated kernel eras "
+                   "(legacy, maple-v5, maple, current; `maplebench list` gives their kernels) and "
                    "host (the running kernel: the will-it-scale testcases compiled in C with the "
                    "system compiler on first use; real time, no cost counters).")
-@click.option("--mode", "modes", default="processes,threads", show_default=True, metavar="MODES",
-              help="processes (a fork of the mm per task) and/or threads (one shared mm).")
+@click.option("--mode", "modes", default=None, metavar="MODES",
+              help="processes (a fork of the mm per task) and/or threads (one shared mm). "
+                   "[default: processes,threads; processes for kernbench and trace, which "
+                   "replay separate processes]")
 @click.option("--procs", default=None, metavar="SPEC",
               help=f"Task counts: N, A..B (mmtests large stride), A..B:xK, A..B:+K, comma lists. "
                    f"[default: {_DEFAULT_PROCS}]")
@@ -132,7 +140,8 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--no-affinity", is_flag=True, help="Do not bind tasks round-robin to CPUs.")
 @click.option("--trace", "trace", default=None, metavar="FILE",
-              help="Trace file for the `trace` workload (passed as trace=FILE to every workload).")
+              help="Trace file for the `trace` and `kernbench` workloads (refused when no "
+                   "workload of the run takes one).")
 @click.option("--clock", default="model", show_default=True, type=click.Choice(["model", "wall"]),
               help="model: simulated kernel time on modeled CPUs; wall: the simulation's own run time.")
 @click.option("--cpus", type=int, default=None, metavar="N",
@@ -148,7 +157,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 def run_cmd(
     workload: tuple[str, ...],
     mm_kinds: str,
-    modes: str,
+    modes: str | None,
     procs: str | None,
     samples: int | None,
     warmup: float | None,
@@ -171,12 +180,14 @@ def run_cmd(
     --mm host, on the running kernel).
 
     Every combination of WORKLOAD, --mm, --mode and --procs is one cell; each cell is a
-    deterministic pass (cost counters per op) then a timed pass (ops per interval, will-it-scale
-    style). Results go to OUT/NAME/ (meta.json, samples.csv); the folder is printed at the end.
-    Exit status: 0 complete, 1 a task failed, 2 bad input, 130 interrupted (the samples so far
-    are saved and the run is marked interrupted).
+    deterministic pass (cost counters per op) then a timed pass (operations per second,
+    will-it-scale style). Results go to OUT/NAME/ (meta.json, samples.csv, each sample appended
+    as it is taken); the folder is printed at the end. Exit status: 0 complete, 1 a task failed
+    or the results could not be written, 2 bad input, 130 interrupted (the samples so far are
+    saved and the run is marked interrupted).
     """
     wl_names = list(dict.fromkeys(workload))
+    host_times = QUICK if quick else {"interval": INTERVAL, "warmup": WARMUP}
     if quick:
         quick_times = MODEL_QUICK if clock == "model" else QUICK
         procs = QUICK["procs"] if procs is None else procs
@@ -189,10 +200,14 @@ def run_cmd(
     params: dict[str, Any] = {}
     if trace is not None:
         params["trace"] = trace
+    workload_modes: dict[str, tuple[str, ...]] = {}
+    if modes is None:
+        workload_modes = _default_modes(wl_names)
     config = runner.RunConfig(
         workloads=wl_names,
         mms=_split("--mm", mm_kinds),
-        modes=_split("--mode", modes),
+        modes=_split("--mode", modes or ",".join(runner.MODES)),
+        workload_modes=workload_modes,
         procs=spec.parse_procs(_DEFAULT_PROCS if procs is None else procs),
         samples=SAMPLES if samples is None else samples,
         warmup=WARMUP if warmup is None else warmup,
@@ -205,27 +220,64 @@ def run_cmd(
         profile=profile,
         jobs=jobs,
         scheduler=scheduler,
+        host_interval=host_times["interval"],
+        host_warmup=host_times["warmup"],
     )
     config.validate()
     run = runner.Runner(config, writer=None)
     folder, run_name = _folder(out, name, wl_names)
     meta = run.meta(argv=_argv(click.get_current_context(), workload), name=run_name)
-    writer = results.RunWriter(folder, meta, force=force)
+    estimate = run.estimate_seconds()
+    writer = results.RunWriter(folder, meta, force=force)  # the last check; it writes meta.json
     run.writer = writer
 
-    from maplebench.progress import make_progress
+    from maplebench.progress import duration, make_progress
 
+    if estimate > LONG_RUN:
+        click.echo(f"maplebench: warning: this run samples for about {duration(estimate)} "
+                   f"({len(config.cells())} cells); Ctrl-C stops it and keeps the samples so far",
+                   err=True)
+    started = time.monotonic()
     old = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with make_progress(run.ticks(), quiet) as progress:
             run.progress = progress
             status = run.run()
-        runner.finish(writer, status, run.error)
+        try:
+            place = runner.finish(writer, status, run.error)
+        except OSError as exc:
+            writer.close()
+            click.echo(f"maplebench: run failed: cannot write {exc.filename or folder}: {exc.strerror or exc}; "
+                       f"the samples so far are in {writer.path}", err=True)
+            click.echo(str(writer.path))
+            return 1
     finally:
         signal.signal(signal.SIGTERM, old)
     if status == "failed":
         click.echo(f"maplebench: run failed: {run.error.rstrip() if run.error else 'unknown error'}", err=True)
     elif status == "interrupted":
         click.echo("maplebench: interrupted; samples so far saved, run marked interrupted", err=True)
-    click.echo(str(folder))
+    if place != folder:
+        click.echo(f"maplebench: the run it was to replace is kept in {folder}", err=True)
+    if not quiet:
+        allow = "" if status == "complete" else " --allow-incomplete"
+        click.echo(f"maplebench: {status}: {len(config.cells())} cells, {len(writer.rows)} samples in "
+                   f"{duration(time.monotonic() - started)}; next: maplebench compare {place}{allow}", err=True)
+    click.echo(str(place))
     return {"complete": 0, "failed": 1, "interrupted": 130}[status]
+
+
+def _default_modes(names: list[str]) -> dict[str, tuple[str, ...]]:
+    """Without --mode: timed workloads (kernbench, trace: replays of separate processes, a
+    build is ``make -jN`` processes) run in processes mode only, as mmtests' kernbench does."""
+    from maple import workloads
+
+    out: dict[str, tuple[str, ...]] = {}
+    for name in names:
+        try:
+            kind = workloads.workload_class(name).kind
+        except InputError:
+            continue  # validate() names the unknown workload
+        if kind == "timed":
+            out[name] = ("processes",)
+    return out

@@ -44,6 +44,10 @@ MM_ORDER = ("legacy", "maple")  # legacy is the baseline: the seed's "vanilla"
 MODE_ORDER = ("processes", "threads")  # runtest.py's order; other modes follow, first seen first
 
 
+#: Units of each table kind (will-it-scale reports operations per second).
+TABLE_UNITS = {"throughput": "ops/s", "time": "s", "counters": "count per op"}
+
+
 class NoCommonOperations(InputError):
     """The compared columns share no operation (or one of them holds no samples at all)."""
 
@@ -97,6 +101,11 @@ class Table:
     field_length: int
     headline: str | None  # the row that can carry stars (None for counters)
     rows: list[Row] = field(default_factory=list)
+
+    @property
+    def unit(self) -> str:
+        """What the values are in: ``ops/s``, ``s`` (times) or ``count per op``."""
+        return TABLE_UNITS.get(self.kind, "")
 
     @property
     def operations(self) -> list[Operation]:

@@ -13,6 +13,11 @@ against legacy), over the operations both runs hold:
 
 ``--only counters`` keeps just the second check, for CI on noisy shared machines: the counters
 do not depend on timing, so a change that makes the tree touch more nodes fails reliably.
+
+**Coverage.** A gate checks every cell (workload, mm, mode, tasks) of both runs. A cell that is
+in one run only cannot be gated: it is named (``GateResult.uncovered``) and fails the gate
+unless ``allow_partial`` accepts it. Throughput is only gated between runs whose seconds mean
+the same thing (both real time, or both the model clock): otherwise ``InputError``.
 """
 
 from __future__ import annotations
@@ -67,14 +72,22 @@ class GateResult:
     significance: str
     findings: list[Finding] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: cells in one run only, e.g. ``brk1 legacy processes 2 (baseline only)``
+    uncovered: list[str] = field(default_factory=list)
+    allow_partial: bool = False
 
     @property
     def regressions(self) -> list[Finding]:
         return [f for f in self.findings if f.regressed]
 
     @property
+    def partial(self) -> bool:
+        """Some cells were not gated and that was not accepted."""
+        return bool(self.uncovered) and not self.allow_partial
+
+    @property
     def failed(self) -> bool:
-        return bool(self.regressions)
+        return bool(self.regressions) or self.partial
 
 
 def counter_growth(base: float, cur: float) -> float:
@@ -119,15 +132,23 @@ def gate(
     threshold: float = DEFAULT_THRESHOLD,
     significance: str = "ttest",
     only: str | None = None,
+    allow_partial: bool = False,
 ) -> GateResult:
     """Compare ``current`` against ``baseline``; see the module docstring for the rules.
 
-    Raises ``InputError`` when the runs share no mm or no operation.
+    Raises ``InputError`` when the runs share no mm or no operation, or when throughput would
+    be gated between runs on different clocks (model vs real seconds).
     """
     stats.check_rule(significance)
     if only is not None and only not in ONLY:
         raise InputError(f"--only '{only}' (choose {', '.join(ONLY)})")
-    result = GateResult(threshold, significance)
+    if only != "counters" and baseline.clock != current.clock:
+        raise InputError(
+            f"baseline '{baseline.path}' ({baseline.clock} clock) and current '{current.path}' "
+            f"({current.clock} clock) measure throughput in different seconds; gate them with --only counters"
+        )
+    result = GateResult(threshold, significance, allow_partial=allow_partial)
+    result.uncovered = uncovered_cells(baseline, current)
     base_mms = list(dict.fromkeys(str(m) for m in baseline.samples["mm"].dropna()))
     cur_mms = {str(m) for m in current.samples["mm"].dropna()}
     pairs = [(m, m) for m in base_mms if m in cur_mms]
@@ -155,6 +176,31 @@ def gate(
         what = "counter" if only == "counters" else "operation"
         raise InputError(f"baseline '{baseline.path}' and current '{current.path}' have no {what} in common")
     return result
+
+
+def _cells(run: Run) -> list[tuple[str, str, str, int]]:
+    df = run.samples
+    if df.empty:
+        return []
+    keys = df[["workload", "mm", "mode", "tasks"]].drop_duplicates()
+    return [(str(w), str(m), str(p), int(t)) for w, m, p, t in keys.itertuples(index=False)]
+
+
+def uncovered_cells(baseline: Run, current: Run) -> list[str]:
+    """Cells (``workload mm mode tasks``) that only one of the runs holds, so cannot be gated."""
+    base, cur = _cells(baseline), _cells(current)
+    b, c = set(base), set(cur)
+    return ([f"{' '.join(map(str, k))} (baseline only)" for k in base if k not in c]
+            + [f"{' '.join(map(str, k))} (current only)" for k in cur if k not in b])
+
+
+def _coverage_line(result: GateResult, most: int = 6) -> str:
+    cells = result.uncovered
+    shown = ", ".join(cells[:most]) + (f" and {len(cells) - most} more" if len(cells) > most else "")
+    if result.allow_partial:
+        return f"gate: note: {len(cells)} cell(s) not in both runs were not gated (--allow-partial): {shown}\n"
+    return (f"gate: FAIL: {len(cells)} cell(s) not in both runs, so not gated: {shown} "
+            f"(--allow-partial accepts a partial gate)\n")
 
 
 def _num(v: float) -> str:
@@ -194,21 +240,27 @@ def report(result: GateResult) -> str:
     means = sum(1 for f in result.findings if f.table != COUNTERS_TITLE)
     counters = len(result.findings) - means
     checked = f"{means} headline mean(s) and {counters} counter(s) checked"
+    cover = _coverage_line(result) if result.uncovered else ""
+    regs = result.regressions
     if not result.failed:
         return (f"gate: OK: no regression beyond {result.threshold:g}% "
-                f"({checked}; significance {result.significance})\n")
-    regs = result.regressions
+                f"({checked}; significance {result.significance})\n") + cover
+    if not regs:  # only the coverage fails
+        return cover + (f"no regression beyond {result.threshold:g}% in the cells gated "
+                        f"({checked}; significance {result.significance})\n")
     return (f"gate: FAIL: {len(regs)} regression(s) beyond {result.threshold:g}% "
             f"({checked}; significance {result.significance}; change: positive is better)\n"
-            + format_findings(regs))
+            + format_findings(regs) + cover)
 
 
 def report_markdown(result: GateResult) -> str:
     """The verdict as markdown (for CI job summaries): a heading line and a table."""
     regs = result.regressions
-    verdict = "FAIL" if regs else "OK"
+    verdict = "FAIL" if result.failed else "OK"
     lines = [f"**gate: {verdict}**: {len(regs)} regression(s) beyond {result.threshold:g}% "
              f"({len(result.findings)} quantities checked; significance {result.significance})", ""]
+    if result.uncovered:
+        lines += [_coverage_line(result).rstrip("\n"), ""]
     if regs:
         lines.append("| mm | table | statistic | operation | baseline | current | change | test |")
         lines.append("|---|---|---|---|---:|---:|---:|---|")

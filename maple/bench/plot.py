@@ -47,9 +47,23 @@ def check_output(path: str | os.PathLike[str]) -> tuple[Path, str]:
         raise InputError(f"plot output '{out}': '{parent}' is not a folder")
     if out.exists() and out.is_dir():
         raise InputError(f"plot output '{out}' is a folder")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"plot output '{out}': folder '{parent}' is not writable")
+    try:  # a real probe: access() says yes to root on read-only and virtual file systems
+        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"plot output '{out}': folder '{parent}' is not writable: {exc.strerror or exc}") from None
     return out, fmt
+
+
+def _throughput_unit(columns: Sequence[Column]) -> str:
+    """The throughput axis label: operations per second (of simulated time on the model clock)."""
+    clocks = {col.run.clock for col in columns}
+    if clocks == {"model"}:
+        return "ops per simulated second (ops/s)"
+    if "model" in clocks:
+        return "ops/s (simulated and real seconds mixed)"
+    return "operations per second (ops/s)"
 
 
 def log_ticks(values: Iterable[int], most: int = 12) -> list[int]:
@@ -164,7 +178,7 @@ def plot_runs(runs: Sequence[Run], output: str | os.PathLike[str]) -> Path:
         ax.set_xlabel("tasks")
         if kind == "loop":
             ax.set_title(f"{wl} ({mode}): throughput")
-            ax.set_ylabel("ops per interval, higher is better\n(Hmean ± HStddev)")
+            ax.set_ylabel(f"{_throughput_unit(columns)}, higher is better\n(Hmean ± HStddev)")
         else:
             ax.set_title(f"{wl} ({mode}): elapsed time")
             ax.set_ylabel("elapsed seconds, lower is better\n(Amean ± Stddev)")
@@ -193,7 +207,10 @@ def plot_runs(runs: Sequence[Run], output: str | os.PathLike[str]) -> Path:
         ax.grid(True, axis="x", alpha=0.3)
         ax.legend(fontsize=8)
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".{fmt}", dir=out.parent if str(out.parent) else ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=f".{fmt}", dir=out.parent if str(out.parent) else ".")
+    except OSError as exc:
+        raise InputError(f"plot output '{out}' could not be written: {exc.strerror or exc}") from None
     os.close(fd)
     try:
         fig.savefig(tmp, format=fmt, dpi=110)

@@ -89,7 +89,7 @@ def render_markdown(comparison: Comparison) -> str:
     names = comparison.column_names
     out: list[str] = []
     for t in comparison.tables:
-        out.append(f"### {t.title}\n")
+        out.append(f"### {t.title} ({t.unit})\n")
         out.append("| statistic | operation | " + " | ".join(names) + " |")
         out.append("|---|---|" + "---:|" * len(names))
         for row in t.rows:
@@ -119,7 +119,7 @@ def _records(comparison: Comparison):
 
 CSV_COLUMNS = [
     "table", "statistic", "operation", "workload", "mode", "tasks", "metric",
-    "column", "value", "percent", "significant", "score",
+    "column", "value", "percent", "significant", "score", "unit",
 ]
 
 
@@ -135,7 +135,7 @@ def render_csv(comparison: Comparison) -> str:
     for t, row, op, name, cell in _records(comparison):
         sig = "" if cell.significant is None else str(bool(cell.significant)).lower()
         w.writerow([t.title, row.stat, op.name, op.workload, op.mode, op.tasks, op.metric,
-                    name, num(cell.value), num(cell.percent), sig, num(cell.score)])
+                    name, num(cell.value), num(cell.percent), sig, num(cell.score), t.unit])
     return buf.getvalue()
 
 
@@ -153,6 +153,7 @@ def comparison_dict(comparison: Comparison) -> dict:
             {
                 "title": t.title,
                 "kind": t.kind,
+                "unit": t.unit,
                 "higher_is_better": t.higher_is_better,
                 "headline": t.headline,
                 "rows": [

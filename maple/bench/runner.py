@@ -10,8 +10,9 @@ measured twice:
 2. **Timed pass**, as will-it-scale's main.c: every task gets a 256-byte slot in an anonymous
    ``MAP_SHARED`` mapping (slot 0 holds the stop flag), tasks wait at a start barrier, the
    parent samples every ``interval`` seconds and records, per sample, the total of the
-   per-task increments and their min and max. The first ``warmup_samples`` samples (6 at one
-   second by default, as will-it-scale) are discarded.
+   per-task increments and their min and max, divided by the window's length: operations
+   per second, as will-it-scale reports them (the raw total is kept as ``count``). The first
+   ``warmup_samples`` samples (6 at one second by default, as will-it-scale) are discarded.
 
 Processes mode forks one OS process per task (``os.fork`` after ``gc.freeze()``, so the
 interpreter's heap stays shared copy-on-write); each task works on its own ``MM.fork()`` of the
@@ -32,6 +33,7 @@ write) and the run stops with ``WorkerError``; the samples gathered so far are k
 from __future__ import annotations
 
 import gc
+import math
 import mmap
 import os
 import select
@@ -83,9 +85,60 @@ class Cell:
         return f"{self.workload} {self.mm} {self.mode} {self.tasks}"
 
 
+#: Bounds of the sampling options (checked before anything is written). An interval below
+#: 10 ms measures the sampler, not the workload (a 1 ns interval counted 0 ops everywhere).
+MIN_INTERVAL = 0.01
+#: Under the model clock the interval is virtual time, free of sampler overhead: 1 us still
+#: holds a call or more of every workload.
+MIN_MODEL_INTERVAL = 1e-6
+MAX_INTERVAL = 3600.0
+MAX_WARMUP = 3600.0
+MAX_SAMPLES = 10_000
+#: A run whose sampling alone would take longer than this is refused (a typo, not a plan).
+MAX_RUN_SECONDS = 7 * 24 * 3600.0
+MAX_CPUS = 4096
+MAX_SMT = 8
+MAX_JOBS = 1024
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _seconds(option: str, value: Any, low: float, high: float, *, low_open: bool = False) -> None:
+    """``value`` must be a finite number of seconds in ``[low, high]`` (``(low, high]``)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and (value > low if low_open else value >= low) and value <= high:
+        return
+    if not ok:
+        why = "must be a finite number of seconds"
+    elif value > high:
+        why = f"must be at most {high:g} seconds"
+    else:
+        why = f"must be {'more than' if low_open else 'at least'} {low:g} seconds"
+    raise InputError(f"{option} '{value}': {why}")
+
+
+def accepts_param(cls: type, name: str) -> bool:
+    """True if workload class ``cls`` takes the parameter ``name`` (its constructor names it)."""
+    import inspect
+
+    try:
+        params = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return False
+    p = params.get(name)
+    return p is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+
+
 @dataclass
 class RunConfig:
-    """What to run. ``warmup`` is in seconds and becomes ``round(warmup / interval)`` samples."""
+    """What to run. ``warmup`` is in seconds and becomes ``round(warmup / interval)`` samples.
+
+    ``workload_modes`` overrides ``modes`` for the workloads it names (the CLI runs timed
+    workloads such as kernbench, which replay separate processes, in processes mode only
+    unless ``--mode`` is given). ``params`` go only to the workloads that take them.
+    """
 
     workloads: Sequence[str]
     mms: Sequence[str] = MM_KINDS
@@ -111,20 +164,49 @@ class RunConfig:
     jobs: int = 1
     #: address of a Dask distributed scheduler that runs model-clock cells
     scheduler: str | None = None
+    #: per-workload modes, overriding ``modes`` (e.g. ``{"kernbench": ("processes",)}``)
+    workload_modes: dict[str, Sequence[str]] = field(default_factory=dict)
+    #: host cells always sample real time: under the model clock (whose ``interval`` and
+    #: ``warmup`` are virtual) they use these real seconds (will-it-scale's 1 s and 6 s)
+    host_interval: float = 1.0
+    host_warmup: float = 6.0
 
     @property
     def warmup_samples(self) -> int:
         return int(round(self.warmup / self.interval))
 
-    def validate(self, provided: Sequence[str] = ()) -> None:
-        """Raise ``InputError`` naming the first bad value (``provided``: names not looked up)."""
+    def timing(self, mm: str) -> tuple[int, float]:
+        """``(warm-up samples, interval in seconds)`` of a cell on ``mm``: the run's clock's,
+        or real seconds for host cells under the model clock."""
+        if mm == HOST and self.clock == "model":
+            return int(round(self.host_warmup / self.host_interval)), self.host_interval
+        return self.warmup_samples, self.interval
+
+    def modes_for(self, workload: str) -> Sequence[str]:
+        return self.workload_modes.get(workload, self.modes)
+
+    def validate(self, provided: Sequence[str] | dict[str, Any] = ()) -> None:
+        """Raise ``InputError`` naming the first bad value (``provided``: names not looked up,
+        or a mapping of them to ready workload instances).
+
+        Every option is checked here, before a run folder is touched: known workloads, mm
+        kinds, modes and clock; task counts in 1..``spec.MAX_TASKS``; ``samples`` in
+        1..``MAX_SAMPLES``; ``interval`` finite in [``MIN_INTERVAL``, ``MAX_INTERVAL``] s;
+        ``warmup`` finite in [0, ``MAX_WARMUP``] s; ``cpus`` in 1..``MAX_CPUS``, ``smt`` in
+        1..``MAX_SMT``, ``jobs`` in 1..``MAX_JOBS``; a parameter (``--trace``) some workload
+        takes; a sampling time under ``MAX_RUN_SECONDS``.
+        """
         from maple import workloads
+        from maple.bench.spec import MAX_TASKS
 
         if not self.workloads:
             raise InputError("no workload given")
+        classes: dict[str, type] = {}
         for name in self.workloads:
-            if name not in provided:
-                workloads.workload_class(name)
+            if isinstance(provided, dict) and name in provided:
+                classes[name] = type(provided[name])
+            elif name not in provided:
+                classes[name] = workloads.workload_class(name)
         known = known_mm_kinds()
         for kind in self.mms:
             if kind not in known:
@@ -135,21 +217,34 @@ class RunConfig:
             from maple.clock.profile import load_profile
 
             load_profile(self.profile)  # a bad --profile is refused before anything runs
-        for mode in self.modes:
+        all_modes = list(self.modes) + [m for ms in self.workload_modes.values() for m in ms]
+        for mode in all_modes:
             if mode not in MODES:
                 raise InputError(f"--mode '{mode}': unknown mode (known: {', '.join(MODES)})")
         if not self.mms:
             raise InputError("--mm: no mm kind given")
-        if not self.modes:
+        if not self.modes or any(not ms for ms in self.workload_modes.values()):
             raise InputError("--mode: no mode given")
-        if not self.procs or min(self.procs) < 1:
-            raise InputError(f"--procs: bad task counts {list(self.procs)}")
-        if not isinstance(self.samples, int) or self.samples <= 0:
-            raise InputError(f"--samples '{self.samples}': must be a positive integer")
-        if not self.interval > 0:
-            raise InputError(f"--interval '{self.interval}': must be positive")
-        if not self.warmup >= 0:
-            raise InputError(f"--warmup '{self.warmup}': must not be negative")
+        if not self.procs or not all(_is_int(n) for n in self.procs) or min(self.procs) < 1:
+            raise InputError(f"--procs: bad task counts {list(self.procs)[:8]}")
+        if max(self.procs) > MAX_TASKS:
+            raise InputError(f"--procs: {max(self.procs)} tasks is more than {MAX_TASKS} (will-it-scale's MAX_TASKS)")
+        if not _is_int(self.samples) or not 1 <= self.samples <= MAX_SAMPLES:
+            raise InputError(f"--samples '{self.samples}': must be an integer from 1 to {MAX_SAMPLES}")
+        if self.clock == "model":  # virtual seconds: a window must still hold calls
+            _seconds("--interval", self.interval, MIN_MODEL_INTERVAL, MAX_INTERVAL)
+        else:
+            _seconds("--interval", self.interval, MIN_INTERVAL, MAX_INTERVAL)
+        _seconds("--warmup", self.warmup, 0.0, MAX_WARMUP)
+        if HOST in self.mms and self.clock == "model":  # host cells sample real time
+            _seconds("--host-interval", self.host_interval, MIN_INTERVAL, MAX_INTERVAL)
+            _seconds("--host-warmup", self.host_warmup, 0.0, MAX_WARMUP)
+        if self.cpus is not None and (not _is_int(self.cpus) or not 1 <= self.cpus <= MAX_CPUS):
+            raise InputError(f"--cpus '{self.cpus}': must be an integer from 1 to {MAX_CPUS}")
+        if not _is_int(self.smt) or not 1 <= self.smt <= MAX_SMT:
+            raise InputError(f"--smt '{self.smt}': must be an integer from 1 to {MAX_SMT}")
+        if not _is_int(self.jobs) or not 1 <= self.jobs <= MAX_JOBS:
+            raise InputError(f"--jobs '{self.jobs}': must be an integer from 1 to {MAX_JOBS}")
         if HOST in self.mms:
             from maple.host import TESTCASES
 
@@ -162,6 +257,24 @@ class RunConfig:
                                      "`maplebench record`'s job")
                 raise InputError(f"--mm host: workload '{name}' has no compiled testcase "
                                  f"(host runs {', '.join(TESTCASES)})")
+        for param, value in self.params.items():
+            if classes and not any(accepts_param(c, param) for c in classes.values()):
+                takers = [n for n in workloads.names() if accepts_param(workloads.workload_class(n), param)]
+                raise InputError(
+                    f"--{param} '{value}': no workload of this run takes it "
+                    f"({', '.join(self.workloads)}; it is for {', '.join(takers) or 'no workload'})"
+                )
+        kinds = {n: getattr(c, "kind", "loop") for n, c in classes.items()}
+        seconds = self.estimate_seconds(kinds)
+        if seconds > MAX_RUN_SECONDS:
+            raise InputError(
+                f"--samples {self.samples} --warmup {self.warmup:g} --interval {self.interval:g}: the run "
+                f"would sample for {format_duration(seconds)} (more than {format_duration(MAX_RUN_SECONDS)})"
+            )
+
+    def params_for(self, cls: type) -> dict[str, Any]:
+        """The parameters that workload class ``cls`` takes."""
+        return {k: v for k, v in self.params.items() if accepts_param(cls, k)}
 
     def cells(self) -> list[Cell]:
         """Workload, then task count, then mode, then mm (mm innermost, for fair noise)."""
@@ -169,9 +282,34 @@ class RunConfig:
             Cell(w, k, mode, n)
             for w in self.workloads
             for n in self.procs
-            for mode in self.modes
+            for mode in self.modes_for(w)
             for k in self.mms
         ]
+
+    def estimate_seconds(self, kinds: dict[str, str]) -> float:
+        """Real seconds the loop cells spend sampling (warm-up included), from ``kinds``
+        (workload name -> ``loop`` / ``timed``). Timed workloads and model-clock cells (whose
+        interval is simulated time) are not counted: their duration is not known up front."""
+        total = 0.0
+        for cell in self.cells():
+            if kinds.get(cell.workload) != "loop":
+                continue
+            if self.clock == "model" and cell.mm != HOST:
+                continue
+            warm, interval = self.timing(cell.mm)
+            total += (warm + self.samples) * interval
+        return total
+
+
+def format_duration(seconds: float) -> str:
+    """``47 min``, ``2.2 h``, ``3.0 days``, ``12 s``: a rough human duration."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def known_mm_kinds() -> tuple[str, ...]:
@@ -707,8 +845,10 @@ class Runner:
     """Runs every cell of a ``RunConfig`` and writes rows through a ``RunWriter``.
 
     ``run()`` returns the final status: ``complete``, ``failed`` (``self.error`` holds the
-    task's traceback) or ``interrupted`` (KeyboardInterrupt). Rows of a cell are written as
-    soon as the cell ends, and the rows of a cell cut short are written before the status.
+    task's traceback) or ``interrupted`` (KeyboardInterrupt). Each row goes to the writer as
+    soon as its sample is taken (loop cells: ``ops``, ``min``, ``max`` in ops/s of the sample's
+    window, the raw ``count`` and the window in ``seconds``); a write that fails (a full disk)
+    ends the run ``failed`` with ``error`` naming the file.
     """
 
     def __init__(
@@ -723,7 +863,7 @@ class Runner:
         """``mm_factory(kind)`` builds a starting mm (default: ``make_mm(kind, layout=...)``);
         ``workloads`` supplies ready instances by name instead of the registry's."""
         provided = dict(workloads or {})
-        config.validate(provided=list(provided))
+        config.validate(provided=provided)
         self.config = config
         self.writer = writer
         self.progress = progress or _NoProgress()
@@ -749,7 +889,8 @@ class Runner:
         if name not in self._workloads:
             from maple import workloads
 
-            self._workloads[name] = workloads.get(name, **self.config.params)
+            cls = workloads.workload_class(name)
+            self._workloads[name] = cls(**self.config.params_for(cls))
         return self._workloads[name]
 
     def ticks(self) -> int:
@@ -758,10 +899,15 @@ class Runner:
         total = 0
         for cell in c.cells():
             loop = self.workload(cell.workload).kind == "loop"
-            total += c.warmup_samples + c.samples if loop else c.samples
+            total += c.timing(cell.mm)[0] + c.samples if loop else c.samples
         return total
 
+    def estimate_seconds(self) -> float:
+        """Real seconds the run's loop cells will spend sampling (see ``RunConfig``)."""
+        return self.config.estimate_seconds({n: self.workload(n).kind for n in self.config.workloads})
+
     def run(self) -> str:
+        """Run every cell; each row goes to the writer as soon as its sample is taken."""
         cells = self.config.cells()
         status = "complete"
         try:
@@ -772,17 +918,15 @@ class Runner:
                 return status
             for index, cell in enumerate(cells):
                 self.progress.cell(index, len(cells), cell)
-                rows: list[dict[str, Any]] = []
-                try:
-                    self.run_cell(cell, rows)
-                finally:
-                    if rows:
-                        self.writer.add_rows(rows)
+                self.run_cell(cell, _Rows(self.writer))
         except KeyboardInterrupt:
             status = "interrupted"
         except WorkerError as exc:
             status = "failed"
             self.error = str(exc)
+        except OSError as exc:  # the results could not be written (a full disk, ...)
+            status = "failed"
+            self.error = f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}"
         except Exception:
             status = "failed"
             self.error = traceback.format_exc()
@@ -804,13 +948,13 @@ class Runner:
             except Exception:
                 raise WorkerError(f"deterministic pass of {cell.label()}:\n{traceback.format_exc()}") from None
         c = self.config
-        warm = c.warmup_samples
+        warm, interval = c.timing(cell.mm)
         with self.sample_source(wl, cell) as source:
             source.start()
-            for k, (total, lo, hi, seconds) in enumerate(source.samples(warm + c.samples, c.interval), 1):
+            for k, (total, lo, hi, seconds) in enumerate(source.samples(warm + c.samples, interval), 1):
                 self.progress.tick(k <= warm)
                 if k > warm:
-                    rows.append({**key, "sample": k - warm, "ops": total, "min": lo, "max": hi, **per_op})
+                    rows.append({**key, "sample": k - warm, **throughput(total, lo, hi, seconds), **per_op})
 
     def sample_source(self, wl: LoopWorkload, cell: Cell) -> SampleSource:
         """The backend that measures a loop cell: the host kernel, the model clock or the wall
@@ -862,6 +1006,8 @@ class Runner:
         from maple.bench import sysinfo
 
         c = self.config
+        import socket
+
         meta: dict[str, Any] = {
             "name": name,
             "argv": list(sys.argv if argv is None else argv),
@@ -869,6 +1015,14 @@ class Runner:
             "gil_enabled": sysinfo.gil_enabled(),
             "machine": sysinfo.machine(),
             "start_time": _now(),
+            "pid": os.getpid(),
+            "hostname": socket.gethostname(),
+            "clock": c.clock,
+            "units": dict(UNITS),
+            "expect": {
+                "cells": [[x.workload, x.mm, x.mode, x.tasks] for x in self.config.cells()],
+                "rows_per_cell": c.samples,
+            },
             "options": {
                 "workloads": list(c.workloads),
                 "mm": list(c.mms),
@@ -878,6 +1032,9 @@ class Runner:
                 "warmup": c.warmup,
                 "warmup_samples": c.warmup_samples,
                 "interval": c.interval,
+                "host_interval": c.timing(HOST)[1],
+                "host_warmup_samples": c.timing(HOST)[0],
+                "clock": c.clock,
                 "affinity": c.affinity,
                 "layout": self.layout,
                 "params": {k: str(v) for k, v in c.params.items()},
@@ -908,13 +1065,43 @@ def _model_meta(c: RunConfig) -> dict[str, Any]:
     }
 
 
+#: The unit of every sample column (meta.json ``units``); counters are counts per op.
+UNITS = {
+    "ops": "ops/s", "min": "ops/s", "max": "ops/s", "count": "ops", "seconds": "s",
+    "user": "s", "syst": "s", "elsp": "s",
+}
+
+
+def throughput(total: int, lo: int, hi: int, seconds: float) -> dict[str, float]:
+    """A sample's row fields: ``ops``, ``min``, ``max`` in operations per second (will-it-scale
+    reports ops/s; the window's own length divides, whatever the interval), the raw ``count``
+    and the window in ``seconds``. ``WorkerError`` for a window that is not a positive time."""
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
+        raise WorkerError(f"a sample source gave a window of {seconds!r} seconds")
+    return {"ops": total / seconds, "min": lo / seconds, "max": hi / seconds, "count": total, "seconds": seconds}
+
+
+class _Rows(list):
+    """A cell's rows: each appended row is handed to the writer at once (durably appended)."""
+
+    def __init__(self, writer: Any) -> None:
+        super().__init__()
+        self._writer = writer
+
+    def append(self, row: dict[str, Any]) -> None:
+        super().append(row)
+        if self._writer is not None:
+            self._writer.add_rows([row])
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def finish(writer: Any, status: str, error: str | None = None) -> None:
-    """Stamp the final status (and end time, and error text when failed) on a run folder."""
+def finish(writer: Any, status: str, error: str | None = None) -> Any:
+    """Stamp the final status (and end time, and error text when failed) on a run folder;
+    return what ``writer.finish`` returns (``RunWriter``: the folder that holds the run)."""
     fields: dict[str, Any] = {"end_time": _now()}
     if error:
         fields["error"] = error
-    writer.finish(status, **fields)
+    return writer.finish(status, **fields)

@@ -11,7 +11,8 @@
 * ``A..B:+K``    an arithmetic series A, A+K, ... <= B with B appended.
 
 Items combine into one sorted list without duplicates. Bad input raises ``InputError``
-naming the offending value.
+naming the offending value; every bound (at most ``MAX_TASKS``) is checked before a series is
+built, so a huge spec is refused at once instead of being enumerated.
 """
 
 from __future__ import annotations
@@ -84,15 +85,19 @@ def parse_procs(spec: str) -> list[int]:
                 f"--procs '{spec}': cannot parse '{item}' (expected N, A..B, A..B:xK or A..B:+K)"
             )
         a, b, op, k = m.groups()
-        low = int(a)
+        low = _number(spec, item, a)
         if low < 1:
             raise InputError(f"--procs '{spec}': task count '{a}' in '{item}' must be at least 1")
+        _check_bound(spec, item, low)
         if b is None:
             counts.add(low)
             continue
-        high = int(b)
+        high = _number(spec, item, b)
         if high < low:
             raise InputError(f"--procs '{spec}': '{item}' ends below its start ({b} < {a})")
+        _check_bound(spec, item, high)
+        if k is not None and len(k.lstrip("0")) > 9:
+            k = str(MAX_TASKS + 1)  # a step or factor that large only gives A and B
         if op is None:
             counts.update(large_stride(low, high))
         elif op == "x":
@@ -103,10 +108,28 @@ def parse_procs(spec: str) -> list[int]:
             if int(k) < 1:
                 raise InputError(f"--procs '{spec}': step '+{k}' in '{item}' must be at least 1")
             counts.update(arithmetic(low, high, int(k)))
-    series = sorted(counts)
-    if series[-1] > MAX_TASKS:
-        raise InputError(f"--procs '{spec}': {series[-1]} tasks is more than {MAX_TASKS}")
-    return series
+    return sorted(counts)
+
+
+def _number(spec: str, item: str, digits: str) -> int:
+    """``int(digits)``; a number too long to be a task count is refused without converting it."""
+    if len(digits.lstrip("0")) > 9:
+        _check_bound(spec, item, 10**9)
+    return int(digits)
+
+
+def _check_bound(spec: str, item: str, value: int) -> None:
+    """Refuse a task count above will-it-scale's MAX_TASKS before any series is built."""
+    if value > MAX_TASKS:
+        raise InputError(
+            f"--procs '{_short(spec)}': {_short(str(value))} tasks in '{_short(item)}' is more than "
+            f"{MAX_TASKS} (will-it-scale's MAX_TASKS)"
+        )
+
+
+def _short(text: str, most: int = 60) -> str:
+    """``text`` cut to ``most`` characters, so a huge bad value still gives one short line."""
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def default_procs(ncpus: int) -> str:

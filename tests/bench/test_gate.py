@@ -76,7 +76,7 @@ def test_counters_are_exact(tmp_path):
 def test_gate_pairs_mms(tmp_path):
     base = load_run(runs.reference_single(tmp_path, "both"))
     legacy_only = _run(tmp_path, "legacy", runs.BRK1_BASE, mm="legacy")
-    result = gate(base, legacy_only)
+    result = gate(base, legacy_only, allow_partial=True)
     assert {f.mm for f in result.findings} == {"legacy"} and not result.failed
     other = _run(tmp_path, "other", runs.BRK1_BASE, mm="other")
     with pytest.raises(InputError, match="no mm in common"):
@@ -153,3 +153,61 @@ def test_corrupt_current_is_reported_not_skipped(tmp_path):
     (bad / "samples.csv").write_text(text)
     with pytest.raises(InputError, match="column 'ops' holds a non-number"):
         gate(base, load_run(bad))
+
+
+# ---------------------------------------------------------------------------- issue 12: coverage
+
+
+def test_partial_coverage_fails_and_names_the_cells(tmp_path):
+    """Issue 12: a run with both mms gated against one with only maple said OK with no note."""
+    both = load_run(runs.reference_single(tmp_path, "both"))
+    maple_only = load_run(runs.write_run(tmp_path / "m", "m", runs.reference_rows("maple", new=True)))
+    result = gate(both, maple_only, only="counters")
+    assert result.failed and not result.regressions
+    assert result.uncovered == ["brk1 legacy processes 2 (baseline only)",
+                                "malloc1 legacy processes 2 (baseline only)",
+                                "kernbench legacy processes 2 (baseline only)"]
+    text = report(result)
+    assert text.startswith("gate: FAIL: 3 cell(s) not in both runs, so not gated: brk1 legacy processes 2 "
+                           "(baseline only), malloc1 legacy")
+    assert "--allow-partial" in text
+    ok = gate(both, maple_only, only="counters", allow_partial=True)
+    assert not ok.failed and report(ok).startswith("gate: OK")
+    assert "gate: note: 3 cell(s) not in both runs were not gated (--allow-partial)" in report(ok)
+
+
+def test_cells_only_in_the_current_run_are_uncovered_too(tmp_path):
+    base = _run(tmp_path, "base", _scaled(1.0))
+    rows = runs.loop_rows("brk1", "maple", "processes", 2, _scaled(1.0))
+    rows += runs.loop_rows("brk1", "maple", "processes", 4, _scaled(1.5))
+    more = load_run(runs.write_run(tmp_path / "more", "more", rows))
+    result = gate(base, more)
+    assert result.uncovered == ["brk1 maple processes 4 (current only)"] and result.failed
+
+
+def test_throughput_in_ops_per_second_gates_across_intervals(tmp_path):
+    """Issue 12: a 1 s run against a 0.1 s run of the same speed failed 4 cells (-90 %)."""
+    from maple.bench import runner as R
+
+    def rows(interval):
+        out = []
+        for i, per_second in enumerate(_scaled(1.0), 1):
+            total = round(per_second * interval)
+            out.append({"workload": "brk1", "mm": "maple", "mode": "processes", "tasks": 2, "sample": i,
+                        **R.throughput(total, total // 2, total - total // 2, interval)})
+        return out
+
+    slow = load_run(runs.write_run(tmp_path / "slow", "slow", rows(1.0)))
+    quick = load_run(runs.write_run(tmp_path / "quick", "quick", rows(0.1)))
+    result = gate(slow, quick, only="throughput")
+    [hmean] = [f for f in result.findings if f.statistic == "Hmean"]
+    assert abs(hmean.change) < 0.01 and not result.failed
+
+
+def test_throughput_across_clocks_is_refused(tmp_path):
+    base = _run(tmp_path, "base", _scaled(1.0), runs.BASE_COUNTERS)
+    model = _run(tmp_path, "model", _scaled(1.0), runs.BASE_COUNTERS)
+    model.meta["clock"] = "model"
+    with pytest.raises(InputError, match="wall clock.*model clock.*--only counters"):
+        gate(base, model)
+    assert not gate(base, model, only="counters").failed  # counters do not depend on a clock

@@ -6,7 +6,9 @@ Timing: intervals are 0.05 s and no assertion depends on how fast anything ran.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import threading
 import time
 
@@ -112,7 +114,8 @@ def test_sample_counts_and_columns(tmp_path):
     assert status == "complete"
     df = load_run(folder).samples
     assert len(df) == 2 * 2 * 2 * 3  # mm x mode x tasks x samples
-    assert list(df.columns[:8]) == ["workload", "mm", "mode", "tasks", "sample", "ops", "min", "max"]
+    assert list(df.columns[:10]) == ["workload", "mm", "mode", "tasks", "sample", "ops", "min", "max",
+                                     "count", "seconds"]
     for _, cell in df.groupby(["mm", "mode", "tasks"]):
         assert list(cell["sample"]) == [1, 2, 3]
         assert (cell["calls_per_op"] == 0.5).all() and (cell["lines_per_op"] == 1.5).all()
@@ -121,7 +124,11 @@ def test_sample_counts_and_columns(tmp_path):
     one = df[df.tasks == 1]
     assert (one["min"] == one["ops"]).all() and (one["max"] == one["ops"]).all()
     two = df[df.tasks == 2]
-    assert (two["min"] + two["max"] == two["ops"]).all()  # total is the sum over tasks
+    assert ((two["min"] + two["max"] - two["ops"]).abs() <= 1e-6 * two["ops"]).all()  # sum over tasks
+    # throughput is per second of the window measured, whatever the interval (issue 12)
+    assert (df["seconds"] >= 0.05).all() and (df["seconds"] < 5).all()
+    assert ((df["ops"] - df["count"] / df["seconds"]).abs() <= 1e-9 * df["ops"]).all()
+    assert (df["count"] == df["count"].round()).all() and (df["count"] > 0).all()
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["status"] == "complete"
 
@@ -148,7 +155,7 @@ def test_warmup_samples_are_discarded(tmp_path):
     rows = writer.rows
     assert [r["sample"] for r in rows] == [1, 2]
     # each sample sleeps at least one interval, so the first 0.15 s of counting is all warm-up
-    assert all(r["ops"] == 0 for r in rows)
+    assert all(r["ops"] == 0 and r["count"] == 0 for r in rows)
 
 
 def test_timed_pass_first_sample_covers_start(tmp_path):
@@ -258,11 +265,110 @@ def test_threads_are_bound_round_robin():
     "kw, bad",
     [({"samples": 0}, "--samples '0'"), ({"interval": 0}, "--interval '0'"),
      ({"interval": -1.0}, "--interval '-1.0'"), ({"mms": ["maple", "btree"]}, "--mm 'btree'"),
-     ({"modes": ["fibres"]}, "--mode 'fibres'"), ({"warmup": -1.0}, "--warmup '-1.0'")],
+     ({"modes": ["fibres"]}, "--mode 'fibres'"), ({"warmup": -1.0}, "--warmup '-1.0'"),
+     # issue 12: every option finite and within sane bounds
+     ({"interval": math.inf}, "--interval 'inf': must be a finite"),
+     ({"interval": 1e308}, "--interval '1e+308': must be at most 3600"),
+     ({"interval": 1e-9}, "--interval '1e-09': must be at least 0.01"),
+     ({"interval": math.nan}, "--interval 'nan': must be a finite"),
+     ({"warmup": math.inf}, "--warmup 'inf': must be a finite"),
+     ({"warmup": math.nan}, "--warmup 'nan': must be a finite"),
+     ({"warmup": 1e9}, "--warmup '1000000000.0': must be at most 3600"),
+     ({"samples": 1_000_000_000}, "--samples '1000000000': must be an integer from 1 to 10000"),
+     ({"samples": 2.5}, "--samples '2.5'"), ({"samples": True}, "--samples 'True'"),
+     ({"samples": 10_000, "interval": 100.0}, "would sample for 46.3 days"),
+     ({"procs": [1, 5000]}, "--procs: 5000 tasks is more than 2048"),
+     ({"procs": [0]}, "--procs: bad task counts"),
+     ({"cpus": 0}, "--cpus '0'"), ({"cpus": 10**6}, "--cpus '1000000'"), ({"cpus": 2.0}, "--cpus '2.0'"),
+     ({"smt": 0}, "--smt '0'"), ({"smt": 9}, "--smt '9'"),
+     ({"jobs": 0}, "--jobs '0'"), ({"jobs": -1}, "--jobs '-1'"),
+     ({"params": {"trace": "x.gz"}}, "--trace 'x.gz': no workload of this run takes it (brk1; it is for kernbench, trace)"),
+     ({"workload_modes": {"brk1": ["fibres"]}}, "--mode 'fibres'")],
 )
 def test_config_errors(kw, bad):
-    with pytest.raises(InputError, match=bad.replace("(", r"\(")):
+    with pytest.raises(InputError, match=re.escape(bad)):
         R.RunConfig(workloads=["brk1"], **kw).validate()
+
+
+def test_config_accepts_the_bounds():
+    R.RunConfig(workloads=["brk1"], interval=0.01, warmup=0, samples=10_000, procs=[2048], cpus=1, smt=8,
+                jobs=1).validate()
+    R.RunConfig(workloads=["brk1"], interval=3600, warmup=3600, samples=1, cpus=4096).validate()
+
+
+def test_trace_goes_only_to_the_workloads_that_take_it():
+    from maple.workloads.brk1 import WORKLOAD as Brk1
+    from maple.workloads.kernbench import WORKLOAD as Kernbench
+
+    cfg = R.RunConfig(workloads=["brk1", "kernbench"], params={"trace": "t.gz"})
+    cfg.validate()  # kernbench takes it
+    assert cfg.params_for(Kernbench) == {"trace": "t.gz"} and cfg.params_for(Brk1) == {}
+
+
+def test_workload_modes_override_modes():
+    cfg = R.RunConfig(workloads=["brk1", "kernbench"], mms=["maple"], procs=[2],
+                      workload_modes={"kernbench": ("processes",)})
+    assert [(c.workload, c.mode) for c in cfg.cells()] == [
+        ("brk1", "processes"), ("brk1", "threads"), ("kernbench", "processes")]
+
+
+def test_estimate_counts_loop_cells_in_real_seconds():
+    cfg = R.RunConfig(workloads=["brk1", "kernbench"], procs=[2, 4], samples=5, warmup=6, interval=1)
+    # 2 tasks x 2 modes x 2 mms brk1 cells of 11 one-second samples; kernbench is not estimated
+    assert cfg.estimate_seconds({"brk1": "loop", "kernbench": "timed"}) == 8 * 11
+    cfg.clock = "model"
+    assert cfg.estimate_seconds({"brk1": "loop"}) == 0  # simulated seconds say nothing of real time
+
+
+def test_throughput_is_per_second_of_the_window():
+    assert R.throughput(300, 100, 200, 0.5) == {"ops": 600.0, "min": 200.0, "max": 400.0, "count": 300,
+                                                "seconds": 0.5}
+    for bad in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(R.WorkerError, match="window"):
+            R.throughput(1, 1, 1, bad)
+
+
+def test_rows_reach_the_disk_as_each_sample_is_taken(tmp_path):
+    """Issue 12: rows were written when a cell ended, so a kill lost every sample of the cell."""
+    seen = []
+
+    class P:
+        def cell(self, *a):
+            pass
+
+        def tick(self, warmup):
+            if not warmup:
+                seen.append(len(pd.read_csv(tmp_path / "d" / "samples.csv")) if (tmp_path / "d" / "samples.csv").exists() else 0)
+
+    cfg = R.RunConfig(workloads=["count"], mms=["maple"], modes=["threads"], procs=[1], samples=4,
+                      warmup=0, interval=0.05, deterministic=False)
+    writer = RunWriter(tmp_path / "d", {})
+    run = R.Runner(cfg, writer, progress=P(), mm_factory=lambda k: FakeMM(), workloads={"count": Count()})
+    assert run.run() == "complete"
+    # the tick of sample k comes before its row is stored: k - 1 rows are on disk by then
+    assert seen == [0, 1, 2, 3]
+
+
+def test_a_full_disk_fails_the_run_with_one_line(tmp_path, monkeypatch):
+    from maple.bench import results
+
+    cfg = R.RunConfig(workloads=["count"], mms=["maple"], modes=["threads"], procs=[1], samples=5,
+                      warmup=0, interval=0.05, deterministic=False)
+    writer = RunWriter(tmp_path / "d", {})
+    run = R.Runner(cfg, writer, mm_factory=lambda k: FakeMM(), workloads={"count": Count()})
+    real, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) > 2:
+            raise OSError(28, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(results.os, "fsync", fsync)
+    assert run.run() == "failed"
+    assert run.error == f"{tmp_path / 'd' / 'samples.csv'}: No space left on device"
+    monkeypatch.setattr(results.os, "fsync", real)
+    assert len(pd.read_csv(tmp_path / "d" / "samples.csv")) == 2  # what was written survived
 
 
 def test_unknown_workload():

@@ -95,3 +95,23 @@ def test_default_procs_is_mmtests_two_to_twice_cpus():
     assert default_procs(2) == "2..4"
     assert default_procs(160) == "2..320"
     assert default_procs(1) == "2..2"
+
+
+# issue 12: `--procs 1..200000000:+1` took 66 s and 20 GB before it was refused
+@pytest.mark.parametrize("spec, named", [
+    ("1..200000000:+1", "200000000 tasks in '1..200000000:+1' is more than 2048"),
+    ("2..4,1..99999999", "99999999 tasks in '1..99999999'"),
+    ("2049", "2049 tasks"),
+    ("1..2049:x2", "2049 tasks"),
+    ("1.." + "9" * 5000, "tasks in '1..999"),  # longer than int() converts: still one short line
+])
+def test_bounds_are_checked_before_the_series_is_built(spec, named):
+    with pytest.raises(InputError) as exc:  # refused from the bounds, never enumerated
+        parse_procs(spec)
+    assert named in str(exc.value) and len(str(exc.value)) < 250
+
+
+def test_huge_steps_and_factors_only_give_the_ends():
+    assert parse_procs("2..8:+" + "9" * 5000) == [2, 8]
+    assert parse_procs("2..8:x" + "9" * 40) == [2, 8]
+    assert parse_procs("2048") == [2048]

@@ -52,7 +52,14 @@ def test_note_on_skipped_operations(capsys, tmp_path, pair):
 
 @pytest.mark.parametrize("status", ["failed", "interrupted", "running"])
 def test_incomplete_runs(capsys, tmp_path, status, pair):
-    bad = runs.write_run(tmp_path / "bad", "bad", runs.reference_rows("maple", new=True), status=status)
+    if status == "running":  # a live writer holds the run's lock: it is really running
+        from maple.bench.results import RunWriter
+
+        writer = RunWriter(tmp_path / "bad", {"name": "bad"})
+        writer.add_rows(runs.reference_rows("maple", new=True))
+        bad = tmp_path / "bad"
+    else:
+        bad = runs.write_run(tmp_path / "bad", "bad", runs.reference_rows("maple", new=True), status=status)
     rc, out, err = run_cli(capsys, "compare", pair[0], bad)
     assert rc == 2 and out == ""
     assert err.count("\n") == 1 and f"is {status}, not complete" in err and str(bad) in err
@@ -75,3 +82,66 @@ def test_bad_input(capsys, tmp_path, pair):
     ]
     for argv, needle in cases:
         assert_input_error(capsys, argv, needle)
+
+
+# ---------------------------------------------------------------------------- issue 12: units
+
+
+def test_units_in_csv_json_and_markdown(capsys, pair):
+    """Issue 12: throughput was per interval and no output said what unit it was in."""
+    rc, out, _ = run_cli(capsys, "compare", *pair, "--format", "markdown")
+    assert rc == 0
+    assert "### will-it-scale (ops/s)" in out and "### kernbench (s)" in out
+    assert "### counters per op (count per op)" in out
+    rc, out, _ = run_cli(capsys, "compare", *pair, "--format", "csv")
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {r["unit"] for r in rows if r["table"] == "will-it-scale"} == {"ops/s"}
+    assert {r["unit"] for r in rows if r["table"] == "kernbench"} == {"s"}
+    rc, out, _ = run_cli(capsys, "compare", *pair, "--format", "json")
+    units = {t["title"]: t["unit"] for t in json.loads(out)["tables"]}
+    assert units == {"will-it-scale": "ops/s", "kernbench": "s", "counters per op": "count per op"}
+
+
+def _format1(folder, interval, totals):
+    folder.mkdir()
+    meta = {"format": 1, "name": folder.name, "status": "complete",
+            "options": {"workloads": ["brk1"], "mm": ["maple"], "mode": ["processes"], "procs": [2],
+                        "samples": len(totals), "interval": interval}}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    body = "".join(f"brk1,maple,processes,2,{i},{t},{t // 2},{t - t // 2}\n" for i, t in enumerate(totals, 1))
+    (folder / "samples.csv").write_text("workload,mm,mode,tasks,sample,ops,min,max\n" + body)
+    return folder
+
+
+def test_old_per_interval_runs_compare_in_ops_per_second(capsys, tmp_path):
+    """Issue 12: a default run (1 s) against a --quick run (0.1 s) printed Hmean -90.26 % starred."""
+    slow = _format1(tmp_path / "default", 1.0, [100000, 101000, 99000, 100500, 99500])
+    quick = _format1(tmp_path / "quick", 0.1, [10000, 10100, 9900, 10050, 9950])
+    rc, out, err = run_cli(capsys, "compare", slow, quick, "--format", "json")
+    assert rc == 0
+    [hmean] = [r for t in json.loads(out)["tables"] for r in t["rows"] if r["statistic"] == "Hmean"]
+    assert hmean["cells"][0]["value"] == pytest.approx(hmean["cells"][1]["value"])
+    assert abs(hmean["cells"][1]["percent"]) < 1e-9 and not hmean["cells"][1]["significant"]
+    assert "ops per 0.1 s interval converted to ops/s" in err
+    assert "different intervals (default: 1 s, quick: 0.1 s); throughput is ops/s in each" in err
+    rc, out, err = run_cli(capsys, "gate", "--baseline", slow, "--current", quick, "--only", "throughput")
+    assert rc == 0 and out.startswith("gate: OK")
+
+
+def test_old_run_without_an_interval_is_refused(capsys, tmp_path):
+    old = _format1(tmp_path / "old", 1.0, [5, 6, 7])
+    meta = json.loads((old / "meta.json").read_text())
+    del meta["options"]["interval"]
+    (old / "meta.json").write_text(json.dumps(meta))
+    assert_input_error(capsys, ["compare", old], "per sampling interval (format 1)")
+
+
+def test_cut_complete_run_is_refused_not_compared(capsys, tmp_path, pair):
+    """Issue 12: a samples.csv cut mid-row was compared silently (a maple-only column)."""
+    text = (pair[1] / "samples.csv").read_text()
+    (pair[1] / "samples.csv").write_text(text[:-20])
+    assert_input_error(capsys, ["compare", *pair], "ends mid-row")
+    assert_input_error(capsys, ["gate", "--baseline", pair[0], "--current", pair[1]], "ends mid-row")

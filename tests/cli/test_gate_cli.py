@@ -68,3 +68,26 @@ def test_markdown_report(capsys, pair):
     assert "| maple | will-it-scale | Hmean | brk1-processes-2 | 5264123.70 | 3488010.51 | -33.74% |" in out
     rc, out, _ = run_cli(capsys, "gate", "--baseline", base, "--current", base, "--format", "markdown")
     assert rc == 0 and out.startswith("**gate: OK**: 0 regression(s)")
+
+
+def test_partial_coverage(capsys, tmp_path):
+    """Issue 12: gate between a two-mm run and a maple-only run said OK; half was never gated."""
+    both = runs.reference_single(tmp_path, "both")
+    maple = runs.write_run(tmp_path / "maple", "maple", runs.reference_rows("maple", new=True))
+    rc, out, _ = run_cli(capsys, "gate", "--baseline", both, "--current", maple, "--only", "counters")
+    assert rc == 1
+    assert out.startswith("gate: FAIL: 3 cell(s) not in both runs, so not gated: brk1 legacy processes 2 "
+                          "(baseline only)")
+    rc, out, _ = run_cli(capsys, "gate", "--baseline", both, "--current", maple, "--only", "counters",
+                         "--allow-partial")
+    assert rc == 0 and out.startswith("gate: OK") and "3 cell(s) not in both runs were not gated" in out
+    rc, out, _ = run_cli(capsys, "gate", "--baseline", both, "--current", maple, "--only", "counters",
+                         "--allow-partial", "--format", "markdown")
+    assert rc == 0 and out.startswith("**gate: OK**") and "brk1 legacy processes 2 (baseline only)" in out
+
+
+def test_update_to_an_unwritable_place_is_one_line(capsys, tmp_path, pair):
+    base, _ = pair
+    assert_input_error(capsys, ["gate", "--baseline", "/proc/ci", "--current", base, "--update"], "/proc/ci")
+    assert_input_error(capsys, ["gate", "--baseline", "/proc/self/ci/x", "--current", base, "--update"],
+                       "/proc/self/ci/x")

@@ -58,4 +58,4 @@ def test_short_real_run_both_mms_both_modes(tmp_path):
     df = short_real_run(tmp_path, "page_fault3")
     assert len(df) == 8
     assert set(zip(df.mm, df["mode"])) == CELLS
-    assert (df.ops % 512 == 0).all()  # the counter moves a 512-page step at a time
+    assert (df["count"] % 512 == 0).all()  # the counter moves a 512-page step at a time
