@@ -15,14 +15,12 @@ from maple.errors import InputError
 
 #: Defaults (will-it-scale's runtest.py and mmtests' WIS config where they fit two minutes).
 SAMPLES = 5
-WARMUP = 6.0
-INTERVAL = 1.0
+WARMUP, INTERVAL = runner.DEFAULT_TIMES["wall"]
 #: --quick: a few-second smoke run.
 QUICK = {"procs": "2", "samples": 3, "warmup": 0.2, "interval": 0.1}
 #: under the model clock the interval and warm-up are virtual seconds: a threads-mode window
 #: costs real time in proportion to the calls it holds (docs/clock.md)
-MODEL_INTERVAL = 0.001
-MODEL_WARMUP = 0.002
+MODEL_WARMUP, MODEL_INTERVAL = runner.DEFAULT_TIMES["model"]
 MODEL_QUICK = {"warmup": 0.0005, "interval": 0.0005}
 #: A run whose sampling is estimated to take longer than this gets a warning first (seconds).
 LONG_RUN = 10 * 60.0

@@ -148,7 +148,6 @@ def gate(
             f"({current.clock} clock) measure throughput in different seconds; gate them with --only counters"
         )
     result = GateResult(threshold, significance, allow_partial=allow_partial)
-    result.uncovered = uncovered_cells(baseline, current)
     base_mms = list(dict.fromkeys(str(m) for m in baseline.samples["mm"].dropna()))
     cur_mms = {str(m) for m in current.samples["mm"].dropna()}
     pairs = [(m, m) for m in base_mms if m in cur_mms]
@@ -157,6 +156,7 @@ def gate(
         pairs = [(str(one_b[0]), str(one_c[0]))]  # one mmtests / will-it-scale run against another
     if not pairs:
         raise InputError(f"baseline '{baseline.path}' and current '{current.path}' have no mm in common")
+    result.uncovered = uncovered_cells(baseline, current, dict(pairs))
     compared = 0
     for bmm, mm in pairs:
         columns = [Column(f"baseline-{bmm}", baseline, bmm), Column(f"current-{mm}", current, mm)]
@@ -186,12 +186,18 @@ def _cells(run: Run) -> list[tuple[str, str, str, int]]:
     return [(str(w), str(m), str(p), int(t)) for w, m, p, t in keys.itertuples(index=False)]
 
 
-def uncovered_cells(baseline: Run, current: Run) -> list[str]:
-    """Cells (``workload mm mode tasks``) that only one of the runs holds, so cannot be gated."""
+def uncovered_cells(baseline: Run, current: Run, pairs: dict[str, str] | None = None) -> list[str]:
+    """Cells (``workload mm mode tasks``) that only one of the runs holds, so cannot be gated.
+
+    ``pairs`` maps a baseline mm to the current mm it is gated against (default: the same
+    name; one mmtests run against another pairs their run names)."""
+    pairs = pairs or {}
     base, cur = _cells(baseline), _cells(current)
-    b, c = set(base), set(cur)
-    return ([f"{' '.join(map(str, k))} (baseline only)" for k in base if k not in c]
-            + [f"{' '.join(map(str, k))} (current only)" for k in cur if k not in b])
+    base_keys = {(w, pairs.get(m, m), p, t) for w, m, p, t in base}  # in the current run's names
+    cur_keys = set(cur)
+    return ([f"{' '.join(map(str, k))} (baseline only)" for k in base
+             if (k[0], pairs.get(k[1], k[1]), k[2], k[3]) not in cur_keys]
+            + [f"{' '.join(map(str, k))} (current only)" for k in cur if k not in base_keys])
 
 
 def _coverage_line(result: GateResult, most: int = 6) -> str:

@@ -85,6 +85,11 @@ class Cell:
         return f"{self.workload} {self.mm} {self.mode} {self.tasks}"
 
 
+#: Default (warm-up, interval) seconds per clock: will-it-scale's six discarded one-second
+#: samples of wall time; under the model clock, virtual time, where a threads-mode window costs
+#: real time in proportion to the calls it holds (docs/clock.md)
+DEFAULT_TIMES = {"wall": (6.0, 1.0), "model": (0.002, 0.001)}
+
 #: Bounds of the sampling options (checked before anything is written). An interval below
 #: 10 ms measures the sampler, not the workload (a 1 ns interval counted 0 ops everywhere).
 MIN_INTERVAL = 0.01
@@ -96,6 +101,9 @@ MAX_WARMUP = 3600.0
 MAX_SAMPLES = 10_000
 #: A run whose sampling alone would take longer than this is refused (a typo, not a plan).
 MAX_RUN_SECONDS = 7 * 24 * 3600.0
+#: Under the model clock a cell simulates at most this much virtual time (warm-up included):
+#: a threads-mode call costs tens of us of real time for about a us of virtual time.
+MAX_MODEL_CELL_SECONDS = 10.0
 MAX_CPUS = 4096
 MAX_SMT = 8
 MAX_JOBS = 1024
@@ -145,8 +153,10 @@ class RunConfig:
     modes: Sequence[str] = MODES
     procs: Sequence[int] = (2,)
     samples: int = 5
-    warmup: float = 6.0
-    interval: float = 1.0
+    #: None: the clock's default (``DEFAULT_TIMES``: 6 s and 1 s of wall time, will-it-scale's;
+    #: 2 ms and 1 ms of virtual time under the model clock)
+    warmup: float | None = None
+    interval: float | None = None
     affinity: bool = True
     layout: str | None = None  # None: a built-in realistic layout (see default_layout)
     params: dict[str, Any] = field(default_factory=dict)
@@ -170,6 +180,13 @@ class RunConfig:
     #: ``warmup`` are virtual) they use these real seconds (will-it-scale's 1 s and 6 s)
     host_interval: float = 1.0
     host_warmup: float = 6.0
+
+    def __post_init__(self) -> None:
+        warmup, interval = DEFAULT_TIMES.get(self.clock, DEFAULT_TIMES["wall"])
+        if self.warmup is None:
+            self.warmup = warmup
+        if self.interval is None:
+            self.interval = interval
 
     @property
     def warmup_samples(self) -> int:
@@ -265,6 +282,12 @@ class RunConfig:
                     f"({', '.join(self.workloads)}; it is for {', '.join(takers) or 'no workload'})"
                 )
         kinds = {n: getattr(c, "kind", "loop") for n, c in classes.items()}
+        virtual = (self.warmup_samples + self.samples) * self.interval
+        if self.clock == "model" and virtual > MAX_MODEL_CELL_SECONDS:
+            raise InputError(
+                f"--samples {self.samples} --warmup {self.warmup:g} --interval {self.interval:g}: each cell "
+                f"would simulate {virtual:g} s (at most {MAX_MODEL_CELL_SECONDS:g} virtual seconds)"
+            )
         seconds = self.estimate_seconds(kinds)
         if seconds > MAX_RUN_SECONDS:
             raise InputError(

@@ -287,13 +287,29 @@ def test_threads_are_bound_round_robin():
 )
 def test_config_errors(kw, bad):
     with pytest.raises(InputError, match=re.escape(bad)):
-        R.RunConfig(workloads=["brk1"], **kw).validate()
+        R.RunConfig(workloads=["brk1"], **{"clock": "wall", **kw}).validate()
+
+
+@pytest.mark.parametrize(
+    "kw, bad",
+    [({"interval": 1e-9}, "--interval '1e-09': must be at least 1e-06 seconds"),
+     ({"interval": math.inf}, "--interval 'inf': must be a finite"),
+     ({"samples": 1000, "interval": 0.1}, "--samples 1000 --warmup 0.002 --interval 0.1: each cell would simulate 100 s"),
+     ({"mms": ["host", "maple"], "host_interval": 0.001}, "--host-interval '0.001': must be at least 0.01"),
+     ({"clock": "sundial"}, "--clock 'sundial'")],
+)
+def test_model_clock_config_errors(kw, bad):
+    """Under the model clock the interval is virtual (bounded below by 1 us, not 10 ms), a
+    cell's virtual time is bounded, and host cells keep real-time bounds."""
+    with pytest.raises(InputError, match=re.escape(bad)):
+        R.RunConfig(workloads=["brk1"], **{"clock": "model", "warmup": 0.002, **kw}).validate()
 
 
 def test_config_accepts_the_bounds():
     R.RunConfig(workloads=["brk1"], interval=0.01, warmup=0, samples=10_000, procs=[2048], cpus=1, smt=8,
-                jobs=1).validate()
-    R.RunConfig(workloads=["brk1"], interval=3600, warmup=3600, samples=1, cpus=4096).validate()
+                jobs=1, clock="wall").validate()
+    R.RunConfig(workloads=["brk1"], interval=3600, warmup=3600, samples=1, cpus=4096, clock="wall").validate()
+    R.RunConfig(workloads=["brk1"], interval=1e-6, warmup=0, samples=10_000, clock="model").validate()
 
 
 def test_trace_goes_only_to_the_workloads_that_take_it():
@@ -313,7 +329,7 @@ def test_workload_modes_override_modes():
 
 
 def test_estimate_counts_loop_cells_in_real_seconds():
-    cfg = R.RunConfig(workloads=["brk1", "kernbench"], procs=[2, 4], samples=5, warmup=6, interval=1)
+    cfg = R.RunConfig(workloads=["brk1", "kernbench"], procs=[2, 4], samples=5, warmup=6, interval=1, clock="wall")
     # 2 tasks x 2 modes x 2 mms brk1 cells of 11 one-second samples; kernbench is not estimated
     assert cfg.estimate_seconds({"brk1": "loop", "kernbench": "timed"}) == 8 * 11
     cfg.clock = "model"
@@ -341,7 +357,7 @@ def test_rows_reach_the_disk_as_each_sample_is_taken(tmp_path):
                 seen.append(len(pd.read_csv(tmp_path / "d" / "samples.csv")) if (tmp_path / "d" / "samples.csv").exists() else 0)
 
     cfg = R.RunConfig(workloads=["count"], mms=["maple"], modes=["threads"], procs=[1], samples=4,
-                      warmup=0, interval=0.05, deterministic=False)
+                      warmup=0, interval=0.05, deterministic=False, clock="wall")
     writer = RunWriter(tmp_path / "d", {})
     run = R.Runner(cfg, writer, progress=P(), mm_factory=lambda k: FakeMM(), workloads={"count": Count()})
     assert run.run() == "complete"
@@ -353,7 +369,7 @@ def test_a_full_disk_fails_the_run_with_one_line(tmp_path, monkeypatch):
     from maple.bench import results
 
     cfg = R.RunConfig(workloads=["count"], mms=["maple"], modes=["threads"], procs=[1], samples=5,
-                      warmup=0, interval=0.05, deterministic=False)
+                      warmup=0, interval=0.05, deterministic=False, clock="wall")
     writer = RunWriter(tmp_path / "d", {})
     run = R.Runner(cfg, writer, mm_factory=lambda k: FakeMM(), workloads={"count": Count()})
     real, calls = os.fsync, []

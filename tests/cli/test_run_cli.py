@@ -41,7 +41,10 @@ from maple.bench.results import RunWriter, load_run
         (["brk1", "--samples", "1000000000"], "--samples '1000000000'"),
         (["brk1", "--procs", "1..200000000:+1"], "200000000 tasks"),
         (["brk1", "--trace", "build.trace.gz"], "--trace 'build.trace.gz': no workload of this run takes it"),
-        (["brk1", "--mode", "processes", "--samples", "9000", "--interval", "100"], "would sample for"),
+        (["brk1", "--mode", "processes", "--samples", "9000", "--interval", "100", "--clock", "wall"],
+         "would sample for"),
+        (["brk1", "--mode", "processes", "--samples", "9000", "--interval", "100"],
+         "--samples 9000 --warmup 0.002 --interval 100: each cell would simulate"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, tmp_path, argv, named):
@@ -243,7 +246,7 @@ def _start(tmp_path: Path, name: str, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "maplebench", "run", "brk1", "--out", str(tmp_path), "--name", name,
          "--procs", "1", "--mm", "maple", "--mode", "threads", "--samples", "400", "--warmup", "0",
-         "--interval", "0.05", "--quiet", *extra],
+         "--interval", "0.05", "--clock", "wall", "--quiet", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -351,7 +354,8 @@ def test_a_long_run_is_announced(capsys, tmp_path, monkeypatch):
 
     monkeypatch.setattr(run_mod, "LONG_RUN", 0.1)
     code, _, err = run_cli(capsys, "run", "brk1", "--quick", "--mm", "maple", "--mode", "threads",
-                           "--out", tmp_path, "--name", "w", "--samples", "2", "--warmup", "0", "--quiet")
+                           "--out", tmp_path, "--name", "w", "--samples", "2", "--warmup", "0", "--quiet",
+                           "--clock", "wall")
     assert code == 0
     assert err.startswith("maplebench: warning: this run samples for about 0 s (1 cells)")
 
@@ -361,5 +365,5 @@ def test_estimate_of_the_readme_example():
     from maple.bench import runner, spec
 
     cfg = runner.RunConfig(workloads=["brk1", "brk2", "malloc1", "page_fault3"],
-                           procs=spec.parse_procs("2..320"))
+                           procs=spec.parse_procs("2..320"), clock="wall")
     assert cfg.estimate_seconds({w: "loop" for w in cfg.workloads}) == 16 * 2 * 2 * 4 * 11

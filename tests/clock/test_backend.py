@@ -39,8 +39,10 @@ def test_processes_cells_give_the_cycle_rate_per_task(profile_path, tasks):
     assert [r["sample"] for r in rows] == [1, 2, 3]
     per_task = 2 * 1e6 / (UP + DOWN)  # ops per ms
     for r in rows:
-        assert r["ops"] == pytest.approx(tasks * per_task, abs=2 * tasks)
-        assert r["min"] == r["max"] or r["max"] - r["min"] <= 2
+        assert r["seconds"] == 0.001  # a virtual window
+        assert r["count"] == pytest.approx(tasks * per_task, abs=2 * tasks)
+        assert r["ops"] == pytest.approx(r["count"] / 0.001)  # ops per virtual second
+        assert r["min"] == r["max"] or r["max"] - r["min"] <= 2 / 0.001
 
 
 def test_threads_cells_share_the_break(profile_path):
@@ -48,9 +50,9 @@ def test_threads_cells_share_the_break(profile_path):
     takes and drops the lock, so it is gated by the first task and both progress in step."""
     rows = _run(profile_path, "threads", 2)
     for r in rows:
-        assert r["min"] == pytest.approx(r["max"], abs=2)
+        assert r["min"] == pytest.approx(r["max"], abs=2 / 0.001)
         # per task and round: the first task's up + down (lock-gated) = UP + DOWN ns
-        assert r["ops"] == pytest.approx(2 * 2 * 1e6 / (UP + DOWN), abs=4)
+        assert r["count"] == pytest.approx(2 * 2 * 1e6 / (UP + DOWN), abs=4)
 
 
 def test_model_pass_threads_executes_real_calls_in_virtual_order():

@@ -49,16 +49,18 @@ def _children(pid: int) -> list[int]:
 
 def test_every_testcase_samples_in_both_modes(host_build):
     config = RunConfig(workloads=list(TESTCASES), mms=["host"], modes=["processes", "threads"], procs=[2],
-                       samples=2, warmup=0, interval=0.05)
+                       samples=2, warmup=0, interval=0.05, clock="wall")
     writer = ListWriter()
     run = Runner(config, writer)
     assert run.run() == "complete", run.error
     cells = {}
     for row in writer.rows:
         cells.setdefault((row["workload"], row["mode"], row["tasks"]), []).append(row)
-        assert set(row) == {"workload", "mm", "mode", "tasks", "sample", "ops", "min", "max"}  # no counters
+        assert set(row) == {"workload", "mm", "mode", "tasks", "sample", "ops", "min", "max", "count",
+                            "seconds"}  # no counters
         assert row["mm"] == "host"
         assert 0 <= row["min"] <= row["max"] and row["min"] * 2 <= row["ops"] <= row["max"] * 2
+        assert 0.05 <= row["seconds"] < 5 and row["ops"] == row["count"] / row["seconds"]  # ops/s
     assert sorted(cells) == sorted((w, m, 2) for w in TESTCASES for m in ("processes", "threads"))
     for key, rows in cells.items():
         assert [r["sample"] for r in rows] == [1, 2]
@@ -124,7 +126,7 @@ def test_interrupt_stops_the_run_and_reaps_everything(host_build):
                 raise KeyboardInterrupt
 
     config = RunConfig(workloads=["page_fault1"], mms=["host"], modes=["threads"], procs=[2],
-                       samples=5, warmup=0, interval=0.05)
+                       samples=5, warmup=0, interval=0.05, clock="wall")
     writer = ListWriter()
     run = Runner(config, writer, progress=Interrupt())
     assert run.run() == "interrupted"
@@ -165,3 +167,15 @@ def test_host_cells_ignore_the_clock_option(host_build):
     source = run.sample_source(workloads.get("brk1"), Cell("brk1", "host", "threads", 1))
     assert isinstance(source, HostPass)
     source.close()
+
+
+def test_host_cells_sample_real_seconds_under_the_model_clock(host_build):
+    """--clock model's interval is virtual; host cells take the real host_interval instead."""
+    config = RunConfig(workloads=["brk1"], mms=["host"], modes=["processes"], procs=[1], samples=2,
+                       clock="model", host_interval=0.05, host_warmup=0.05)
+    assert config.interval == 0.001 and config.timing("host") == (1, 0.05)
+    writer = ListWriter()
+    run = Runner(config, writer)
+    assert run.run() == "complete", run.error
+    assert [r["sample"] for r in writer.rows] == [1, 2]
+    assert all(0.05 <= r["seconds"] < 5 for r in writer.rows)
