@@ -32,6 +32,7 @@ from pathlib import Path
 
 from maple import workloads
 from maple.bench import runner as R
+from maple.bench import sampling, wall
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +44,7 @@ def _start_mm(kind: str = "maple"):
 
 
 def bench_overhead(reps: int = 7) -> dict[str, float]:
-    """The task loop's own cost (``runner._spin``: add, publish the counter, test the stop
+    """The task loop's own cost (``wall._spin``: add, publish the counter, test the stop
     flag) and the parent's sampling cost, per op, against the time of one brk1 op.
 
     The task loop is timed around a trivial step (so brk1's noise does not swamp a cost of a
@@ -65,7 +66,7 @@ def bench_overhead(reps: int = 7) -> dict[str, float]:
     op_s = min(brk)
 
     n = 1_000_000
-    area = R._Area(1)
+    area = sampling._Area(1)
     words = area.words
     slot = area.slot(0)
     left = [0]
@@ -86,12 +87,12 @@ def bench_overhead(reps: int = 7) -> dict[str, float]:
         left[0] = n
         words[0] = 0
         t = time.perf_counter()
-        R._spin(step, mm, state, words, slot)
+        wall._spin(step, mm, state, words, slot)
         spin.append(time.perf_counter() - t)
     area.close()
     task_per_op = max(0.0, min(spin) - min(bare)) / (2 * n)
     # parent: one sample of 320 counters per interval (1 s), shared by that second's ops
-    area = R._Area(320)
+    area = sampling._Area(320)
     t = time.perf_counter()
     prev = area.counts()
     for _ in range(1000):

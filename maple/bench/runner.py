@@ -1,4 +1,4 @@
-"""The will-it-scale runner: tasks, shared counters, sampling, and the deterministic pass.
+"""The will-it-scale runner: cells, the deterministic pass, and one loop over every backend.
 
 A run is a list of *cells* ``(workload, mm kind, mode, tasks)``. For a loop workload a cell is
 measured twice:
@@ -6,46 +6,38 @@ measured twice:
 1. **Deterministic pass** (``deterministic_counters``): the cell's tasks run in lockstep for a
    fixed number of loops after a fixed warm-up, and the mm's cost counters (``mm.counters``)
    are divided by the ops done. The same numbers come out on every run and machine; they are
-   CI's noise-free signal and land in ``<counter>_per_op`` columns.
-2. **Timed pass**, as will-it-scale's main.c: every task gets a 256-byte slot in an anonymous
-   ``MAP_SHARED`` mapping (slot 0 holds the stop flag), tasks wait at a start barrier, the
-   parent samples every ``interval`` seconds and records, per sample, the total of the
-   per-task increments and their min and max, divided by the window's length: operations
-   per second, as will-it-scale reports them (the raw total is kept as ``count``). The first
-   ``warmup_samples`` samples (6 at one second by default, as will-it-scale) are discarded.
+   CI's noise-free signal and land in ``<counter>_per_op`` columns. Host cells have none.
+2. **Timed pass**: a ``SampleSource`` (``maple.bench.sampling``) yields will-it-scale's sample
+   lines: the total of the per-task increments in a window, their min and max, and the
+   window's length; the runner stores them divided by the window: operations per second, as
+   will-it-scale reports them (the raw total is kept as ``count``). The first warm-up samples
+   (6 of one second by default, as will-it-scale) are discarded. The source is the cell's
+   backend (``Runner.sample_source``): the running kernel (``maple.host.backend.HostPass``),
+   the model clock (``maple.clock.backend.ModelPass``, virtual seconds on modeled CPUs) or
+   the wall clock over a simulated mm (``maple.bench.wall.TimedPass``).
 
-Processes mode forks one OS process per task (``os.fork`` after ``gc.freeze()``, so the
-interpreter's heap stays shared copy-on-write); each task works on its own ``MM.fork()`` of the
-starting address space, just as each will-it-scale process has its own mm. Threads mode runs
-the tasks as threads of this process on the starting mm itself, sharing its mmap_lock. On a
-standard (GIL) CPython, threads mode measures a GIL-serialised workload: tasks interleave, they
-do not run in parallel. ``gil_enabled`` in meta.json says which interpreter ran.
+Timed workloads (kernbench, trace) run whole iterations instead (``_run_timed``).
 
-Host cells (``--mm host``) skip the deterministic pass and are timed by
-``maple.host.backend.HostPass``: compiled testcases on the running kernel whose tasks write
-into an ``_Area`` on a memfd, sampled by the same ``CounterSampler.samples`` as ``TimedPass``.
-
-Failures: a task that raises sends its traceback to the parent through a pipe (one atomic
-write) and the run stops with ``WorkerError``; the samples gathered so far are kept.
-``KeyboardInterrupt`` in the parent stops the tasks at once (the stop flag, then SIGTERM).
+Failures: a task that raises reaches the parent as ``WorkerError`` and the run stops as
+``failed``; ``KeyboardInterrupt`` stops it as ``interrupted``. Either way the samples gathered
+so far are kept (each row is appended to samples.csv as it is taken).
 """
 
 from __future__ import annotations
 
-import gc
 import math
-import mmap
 import os
-import select
-import signal
-import struct
 import sys
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
+# the sampling mechanism and the wall-clock backend live below the runner; their names are
+# re-exported here for the runner's users
+from maple.bench.sampling import CACHELINE, Sample, SampleSource, WorkerError, sample_stats  # noqa: F401
+from maple.bench.wall import TimedPass
 from maple.errors import InputError
 from maple.workloads.base import LoopWorkload, TimedWorkload, Workload
 
@@ -56,20 +48,9 @@ MODES = ("processes", "threads")
 #: ``model``: simulated kernel time on modeled CPUs (``maple.clock``); ``wall``: the
 #: simulation's own run time. Host cells are always real time.
 CLOCKS = ("model", "wall")
-#: will-it-scale's MAX_CACHELINE_SIZE: each task's counter sits alone in 256 bytes.
-CACHELINE = 256
-_WORD = 8
-_STRIDE = CACHELINE // _WORD  # words per task slot
-_READY = 1  # word offset of a task's "ready" flag inside its slot
-_PIPE_BUF = 4096
-_MSG = struct.Struct("=I")
 #: Layouts tried, in order, for the starting address space; else the first built-in.
 #: ``cat`` is a small dynamically linked C program, as a will-it-scale binary is.
 PREFERRED_LAYOUTS = ("will-it-scale", "cat", "process", "default")
-
-
-class WorkerError(RuntimeError):
-    """A task died; ``str()`` is the task's traceback (or how it died)."""
 
 
 @dataclass(frozen=True)
@@ -342,30 +323,6 @@ def known_mm_kinds() -> tuple[str, ...]:
     return (*mm_pkg.KINDS, HOST)
 
 
-#: One will-it-scale sample: (total, min, max) of the per-task op counts in the window, and the
-#: window's length in seconds (wall or virtual time).
-Sample = tuple[int, int, int, float]
-
-
-class SampleSource(Protocol):
-    """Where a loop cell's timed samples come from (one runner, several backends).
-
-    ``TimedPass`` (simulated mm, wall clock), ``maple.host`` (compiled testcases on the running
-    kernel) and ``maple.clock`` (simulated mm, model clock) implement it. Used as a context
-    manager: ``start()`` creates the tasks and waits until each is set up; ``samples(count,
-    interval)`` opens the start barrier and yields ``count`` consecutive ``Sample`` windows;
-    leaving the context stops and reaps every task.
-    """
-
-    def __enter__(self) -> "SampleSource": ...
-
-    def __exit__(self, *exc: Any) -> None: ...
-
-    def start(self) -> None: ...
-
-    def samples(self, count: int, interval: float) -> Iterator[Sample]: ...
-
-
 class Progress(Protocol):
     """What the runner reports as it goes (the CLI draws a bar from it)."""
 
@@ -512,352 +469,6 @@ def _lockstep_threads(workload: LoopWorkload, mm: Any, tasks: int, warm: int, st
     if errors:
         raise WorkerError(errors[0])
     return _per_op(before, after, sum(ops))
-
-
-# --------------------------------------------------------------------------------------------
-# timed pass
-
-
-def _send_error(fd: int, task: int, text: str) -> None:
-    """One atomic pipe write (<= PIPE_BUF) carrying a task's traceback tail."""
-    data = f"task {task}: {text}".encode("utf-8", "replace")
-    room = _PIPE_BUF - _MSG.size
-    if len(data) > room:
-        data = b"..." + data[-(room - 3):]
-    try:
-        os.write(fd, _MSG.pack(len(data)) + data)
-    except OSError:
-        pass
-
-
-def _read_error(fd: int) -> str | None:
-    """Read one framed message, or None at EOF."""
-    head = os.read(fd, _MSG.size)
-    if len(head) < _MSG.size:
-        return None
-    (length,) = _MSG.unpack(head)
-    body = b""
-    while len(body) < length:
-        chunk = os.read(fd, length - len(body))
-        if not chunk:
-            break
-        body += chunk
-    return body.decode("utf-8", "replace")
-
-
-_prctl: Any = None
-
-
-def _resolve_prctl() -> Any:
-    """libc's prctl, looked up once in the parent so that children need no ctypes work."""
-    global _prctl
-    if _prctl is None and sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            _prctl = ctypes.CDLL(None, use_errno=True).prctl
-        except (OSError, AttributeError):
-            _prctl = False
-    return _prctl
-
-
-def _set_parent_death_signal(parent: int) -> None:
-    """prctl(PR_SET_PDEATHSIG, SIGTERM): a task never outlives the runner (will-it-scale's
-    SIGALRM watchdog does the same job once a second)."""
-    prctl = _resolve_prctl()
-    if prctl:
-        prctl(1, int(signal.SIGTERM), 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before the prctl took effect
-        os._exit(1)
-
-
-def _spin(loop: Callable[[Any, Any], int], mm: Any, state: Any, words: memoryview, slot: int) -> None:
-    """The task's hot loop: step, publish the counter, until the stop flag is set."""
-    count = 0
-    while not words[0]:
-        count += loop(mm, state)
-        words[slot] = count
-
-
-def sample_stats(now: Sequence[int], prev: Sequence[int], seconds: float) -> Sample:
-    """will-it-scale's sample line: (total, min, max) of each task's increment since ``prev``,
-    and the window's length in seconds."""
-    diffs = [a - b for a, b in zip(now, prev)]
-    return sum(diffs), min(diffs), max(diffs), seconds
-
-
-class _Area:
-    """The shared counter area: slot 0 = control (stop flag), slot i+1 = task i.
-
-    ``memfd=True`` backs it with a memfd (``fd``) that another program inherits and maps
-    ``MAP_SHARED`` (the host harness), so its tasks write into the slots read here.
-    """
-
-    def __init__(self, tasks: int, *, memfd: bool = False) -> None:
-        size = (tasks + 1) * CACHELINE
-        size = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE
-        self.fd: int | None = None
-        if memfd:
-            self.fd = os.memfd_create("maplebench-counters", os.MFD_CLOEXEC)
-            os.ftruncate(self.fd, size)
-            self.map = mmap.mmap(self.fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
-        else:
-            self.map = mmap.mmap(-1, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
-        self.words = memoryview(self.map).cast("Q")
-        self.tasks = tasks
-
-    def slot(self, task: int) -> int:
-        return (task + 1) * _STRIDE
-
-    def counts(self) -> list[int]:
-        w = self.words
-        return [w[(i + 1) * _STRIDE] for i in range(self.tasks)]
-
-    def ready(self) -> int:
-        w = self.words
-        return sum(w[(i + 1) * _STRIDE + _READY] for i in range(self.tasks))
-
-    def close(self) -> None:
-        self.words.release()
-        self.map.close()
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-
-class CounterSampler:
-    """will-it-scale's sampling over a shared counter area, for every backend whose tasks
-    really run: ``TimedPass`` (simulated mm) and ``maple.host.backend.HostPass`` (the running
-    kernel). One copy of the sampling logic: ``release`` opens the start barrier (the ``go``
-    pipe), ``samples`` reads the task counters from ``area``.
-
-    A subclass creates the tasks in ``start`` (then calls ``wait_ready``), reports a failure
-    when ``err_r`` becomes readable (``_failure_message``) or a task is found dead
-    (``_reap_message``), and stops the tasks in ``close``.
-    """
-
-    def __init__(self, tasks: int, area: _Area) -> None:
-        self.tasks = tasks
-        self.area = area
-        self.err_r = -1  # readable when a task failed; -1: none
-        self.go_r, self.go_w = os.pipe()
-
-    def release(self) -> None:
-        """Open the start barrier."""
-        os.write(self.go_w, b"g")
-
-    def wait_ready(self) -> None:
-        """Wait until every task has set its ready flag (``WorkerError`` if one fails)."""
-        while self.area.ready() < self.tasks:
-            self._wait(0.01)
-
-    def _failure_message(self) -> str:
-        raise NotImplementedError
-
-    def _reap_message(self) -> str | None:
-        return None
-
-    def _wait(self, timeout: float) -> None:
-        """Sleep up to ``timeout``; raise ``WorkerError`` at once if a task fails."""
-        if timeout > 0:
-            watched = [self.err_r] if self.err_r >= 0 else []
-            ready, _, _ = select.select(watched, [], [], timeout)
-            if ready:
-                raise WorkerError(self._failure_message())
-        msg = self._reap_message()
-        if msg:
-            raise WorkerError(msg)
-
-    def samples(self, count: int, interval: float) -> Iterator[Sample]:
-        """Yield ``(total, min, max, seconds)`` of the per-task increments, every ``interval``
-        seconds (``seconds`` is the window actually measured).
-
-        As will-it-scale, each sample sleeps a full interval after the previous one was read
-        (so a sampler delayed by the GIL never takes two samples back to back), and the first
-        sample covers everything since the barrier opened.
-        """
-        self.release()
-        prev = [0] * self.tasks
-        then = time.monotonic()
-        for _ in range(count):
-            deadline = time.monotonic() + interval
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._wait(left)
-            self._wait(0)
-            now = self.area.counts()
-            stamp = time.monotonic()
-            yield sample_stats(now, prev, stamp - then)
-            prev, then = now, stamp
-
-    def _close_fds(self) -> None:
-        for name in ("err_r", "err_w", "go_r", "go_w"):
-            fd = getattr(self, name, -1)
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-                setattr(self, name, -1)
-
-
-class TimedPass(CounterSampler):
-    """One cell's timed measurement; use as a context manager (teardown on exit)."""
-
-    def __init__(
-        self,
-        workload: LoopWorkload,
-        start_mm: Any,
-        mode: str,
-        tasks: int,
-        *,
-        affinity: bool = True,
-    ) -> None:
-        super().__init__(tasks, _Area(tasks))
-        self.workload = workload
-        self.start_mm = start_mm
-        self.mode = mode
-        self.affinity = affinity
-        self.pids: list[int] = []
-        self.threads: list[threading.Thread] = []
-        self.err_r, self.err_w = os.pipe()
-        self.cpus = sorted(os.sched_getaffinity(0)) if affinity and hasattr(os, "sched_getaffinity") else []
-        self._frozen = False
-
-    # -- tasks ---------------------------------------------------------------------------
-
-    def _bind(self, task: int) -> None:
-        if self.cpus:
-            os.sched_setaffinity(0, {self.cpus[task % len(self.cpus)]})
-
-    def _task_body(self, task: int, mm: Any) -> None:
-        words = self.area.words
-        slot = self.area.slot(task)
-        state = self.workload.setup(mm, task)
-        words[slot + _READY] = 1
-        select.select([self.go_r], [], [])  # the start barrier: one byte wakes every task
-        _spin(self.workload.loop, mm, state, words, slot)
-
-    def _child(self, task: int) -> int:
-        try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-            os.close(self.err_r)
-            os.close(self.go_w)
-            _set_parent_death_signal(self.parent)
-            self._bind(task)
-            self._task_body(task, self.start_mm.fork())
-            return 0
-        except BaseException:
-            _send_error(self.err_w, task, traceback.format_exc())
-            return 1
-
-    def _thread(self, task: int) -> None:
-        try:
-            self._bind(task)
-            self._task_body(task, self.start_mm)
-        except BaseException:
-            self.area.words[0] = 1
-            _send_error(self.err_w, task, traceback.format_exc())
-
-    def start(self) -> None:
-        """Create every task and wait until all are set up (each has set its ready flag)."""
-        if self.mode == "processes":
-            self.parent = os.getpid()
-            _resolve_prctl()
-            gc.collect()
-            gc.freeze()
-            self._frozen = True
-            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-            try:
-                for task in range(self.tasks):
-                    pid = os.fork()
-                    if pid == 0:  # pragma: no cover - runs in the child
-                        code = 1
-                        try:
-                            code = self._child(task)
-                        finally:
-                            os._exit(code)
-                    self.pids.append(pid)
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            os.close(self.err_w)
-            self.err_w = -1
-        elif self.mode == "threads":
-            for task in range(self.tasks):
-                t = threading.Thread(target=self._thread, args=(task,), name=f"task-{task}", daemon=True)
-                self.threads.append(t)
-                t.start()
-        else:
-            raise InputError(f"unknown mode '{self.mode}'")
-        self.wait_ready()
-
-    # -- watching ------------------------------------------------------------------------
-
-    def _failure_message(self) -> str:
-        return _read_error(self.err_r) or self._reap_message() or "a task exited"
-
-    def _reap_message(self) -> str | None:
-        for i, pid in enumerate(self.pids):
-            if pid <= 0:
-                continue
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done == 0:
-                continue
-            self.pids[i] = -pid
-            ready, _, _ = select.select([self.err_r], [], [], 0.2)
-            if ready:
-                msg = _read_error(self.err_r)
-                if msg:
-                    return msg
-            if os.WIFSIGNALED(status):
-                return f"task {i} (pid {pid}) was killed by signal {os.WTERMSIG(status)}"
-            return f"task {i} (pid {pid}) exited with status {os.WEXITSTATUS(status)}"
-        for i, t in enumerate(self.threads):
-            if not t.is_alive():
-                return f"task {i} (thread) stopped"
-        return None
-
-    # -- teardown ------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Stop every task: stop flag, SIGTERM and waitpid (processes), join (threads)."""
-        try:
-            self.area.words[0] = 1
-            for pid in self.pids:
-                if pid > 0:
-                    try:
-                        os.kill(pid, signal.SIGTERM)
-                    except ProcessLookupError:
-                        pass
-            for pid in self.pids:
-                if pid > 0:
-                    try:
-                        os.waitpid(pid, 0)
-                    except ChildProcessError:
-                        pass
-            if self.threads:
-                try:
-                    os.write(self.go_w, b"s")  # wake threads still waiting at the barrier
-                except OSError:
-                    pass
-                deadline = time.monotonic() + 10.0
-                for t in self.threads:
-                    t.join(max(0.0, deadline - time.monotonic()))
-        finally:
-            self._close_fds()
-            self.area.close()
-            if self._frozen:
-                gc.unfreeze()
-
-    def __enter__(self) -> "TimedPass":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 # --------------------------------------------------------------------------------------------

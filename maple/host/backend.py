@@ -24,7 +24,7 @@ import subprocess
 import time
 from typing import Any
 
-from maple.bench.runner import CounterSampler, WorkerError, _Area
+from maple.bench.sampling import CounterSampler, WorkerError, _Area
 from maple.errors import InputError
 from maple.host import TESTCASES, compiler, sysinfo
 from maple.workloads.base import LoopWorkload

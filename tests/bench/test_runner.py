@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from maple.bench import runner as R
+from maple.bench import sampling
 from maple.bench.results import RunWriter, load_run
 from maple.errors import InputError
 from maple.workloads.base import LoopWorkload, TimedWorkload
@@ -400,8 +401,8 @@ def test_cells_order_mm_innermost():
 def test_error_message_fits_one_pipe_write():
     r, w = os.pipe()
     try:
-        R._send_error(w, 7, "x" * 10000 + "\nthe last line")
-        msg = R._read_error(r)
+        sampling._send_error(w, 7, "x" * 10000 + "\nthe last line")
+        msg = sampling._read_error(r)
     finally:
         os.close(r)
         os.close(w)

@@ -8,7 +8,7 @@
  *                       [-g GO_FD] [-b CPUSETS] [-p PARENT_PID] [-i PASSES] | -l
  *   -a  a file descriptor (a memfd from the runner) to map MAP_SHARED as the counter area:
  *       256-byte slots, slot 0 is the runner's control slot, task i's counter is the first
- *       word of slot i + 1 and its "ready" flag the second (runner._Area); without -a the
+ *       word of slot i + 1 and its "ready" flag the second (maple.bench.sampling._Area); without -a the
  *       harness maps an anonymous shared area of its own.
  *   -g  the read end of the start-barrier pipe: each task, once set up, sets its ready flag and
  *       polls it; one byte written by the runner wakes every task at once. Without -g the
