@@ -285,6 +285,15 @@ class MM:
         if n > 1 and self._maple and self.era.rcu == "multi-user":
             self._index.set_in_rcu()
 
+    def _record_syscall_entry(self, locks: int = 1) -> None:
+        """Record a syscall's entry and its ``mmap_lock`` taken for write (``locks`` of them).
+        Called only while recording; the syscall methods keep their lock prologue inline."""
+        self._sync_index()
+        ev = self.events
+        ev.add("syscall")
+        self._ev("write")
+        ev.add("mmap_lock", locks)
+
     def _ev(self, ctx: str, lock: object = None) -> None:
         """A lock transition for the recorder: the index's pending counts go to the segment
         that did them, then recording continues in ``ctx``. Called only while recording."""
@@ -500,10 +509,7 @@ class MM:
         lock = self.mmap_lock
         ev = self.events
         if ev.enabled:
-            self._sync_index()
-            ev.add("syscall")
-            self._ev("write")
-            ev.add("mmap_lock")
+            self._record_syscall_entry()
         lock.down_write()
         try:
             self._syscalls += 1
@@ -522,10 +528,7 @@ class MM:
         lock = self.mmap_lock
         ev = self.events
         if ev.enabled:
-            self._sync_index()
-            ev.add("syscall")
-            self._ev("write")
-            ev.add("mmap_lock")
+            self._record_syscall_entry()
         lock.down_write()
         try:
             self._syscalls += 1
@@ -542,10 +545,7 @@ class MM:
         lock = self.mmap_lock
         ev = self.events
         if ev.enabled:
-            self._sync_index()
-            ev.add("syscall")
-            self._ev("write")
-            ev.add("mmap_lock")
+            self._record_syscall_entry()
         lock.down_write()
         try:
             self._syscalls += 1
@@ -562,10 +562,7 @@ class MM:
         lock = self.mmap_lock
         ev = self.events
         if ev.enabled:
-            self._sync_index()
-            ev.add("syscall")
-            self._ev("write")
-            ev.add("mmap_lock")
+            self._record_syscall_entry()
         lock.down_write()
         try:
             self._syscalls += 1
@@ -688,10 +685,7 @@ class MM:
         lock = self.mmap_lock
         ev = self.events
         if ev.enabled:
-            self._sync_index()
-            ev.add("syscall")
-            self._ev("write")
-            ev.add("mmap_lock", 2)  # the parent's, then the child's (nested)
+            self._record_syscall_entry(locks=2)  # the parent's mmap_lock, then the child's (nested)
         lock.down_write()
         try:
             self._syscalls += 1
@@ -708,10 +702,7 @@ class MM:
         lock = self.mmap_lock
         ev = self.events
         if ev.enabled:
-            self._sync_index()
-            ev.add("syscall")
-            self._ev("write")
-            ev.add("mmap_lock")
+            self._record_syscall_entry()
         lock.down_write()
         try:
             self._syscalls += 1
