@@ -338,15 +338,6 @@ class MapleVmaIndex:
         elif used > request:  # beyond the request: the store allocates the rest itself
             add("node_alloc", used - request)
 
-    def _peek(self, index: int):
-        """The raw entry at ``index``, read without counting (classification only)."""
-        node, inner, _, _ = self._mt._top
-        if inner is None:
-            return None if node is None or index else node.entry
-        for _ in inner:
-            node = node.slots[bisect_left(node.pivots, index)]
-        return node.slots[bisect_left(node.pivots, index)]
-
     def _store_type(self, index: int, last: int, entry) -> tuple[str, int]:
         """``mas_wr_store_type`` for a store of ``entry`` over ``[index, last]``, decided
         from the leaf as it is before the store (read-only, uncounted). Returns the type and,
@@ -376,9 +367,9 @@ class MapleVmaIndex:
             elif last == piv[oe] and oe + 1 < len(sl) and sl[oe + 1] is None:
                 oe += 1
                 last = piv[oe]
-            if (index == lmin and index and self._peek(index - 1) is None) or (
-                last == lmax and last != ULONG_MAX and self._peek(last + 1) is None
-            ):
+            # mas_is_span_wr, as MapleTree._store decides it (the same rule, read before the
+            # store): a NULL reaching the end of any leaf but the last is a spanning store
+            if last == lmax and last != ULONG_MAX:
                 return SPANNING, 0
         rmin = piv[o - 1] + 1 if o else lmin
         head = index > rmin

@@ -296,3 +296,45 @@ def test_nodes_preallocated_is_what_the_eras_preallocation_requests(kind):
         assert counted == 7 * 7
     else:
         assert 0 < counted < 6 * (1 + 3 * mm.index.tree.height)
+
+
+def test_store_classification_agrees_with_the_tree_on_spanning_and_exact_stores(monkeypatch):
+    """The index classifies each write before it happens (for its events); the tree decides
+    the same cases while storing. A differential over random VMA-like stores: SPANNING exactly
+    when the tree takes its spanning store, EXACT exactly when the write covers one stored
+    range or one empty run exactly."""
+    import random
+
+    from maple.mm.maple_index import EXACT, ROOT, SPANNING, MapleVmaIndex
+    from maple.tree import MapleTree
+
+    spans = []
+    real = MapleTree._spanning_store
+
+    def spy(self, *args):
+        spans.append(True)
+        return real(self, *args)
+
+    monkeypatch.setattr(MapleTree, "_spanning_store", spy)
+    index = MapleVmaIndex()
+    mt = index.tree
+    rng = random.Random(7)
+    page = 4096
+    for step in range(3000):
+        start = rng.randrange(0, 4000) * page
+        end = start + rng.randrange(1, 40) * page
+        entry = None if rng.random() < 0.4 else f"v{step}"
+        kind, _ = index._store_type(start, end - 1, entry)
+        got = mt.find(start, end - 1)
+        bounded = (start == 0 or mt.load(start - 1) is not None) and mt.load(end) is not None
+        if got is None:  # inside one empty run: a NULL is widened to the run (mas_wr_extend_null)
+            exact = entry is None or bounded
+        else:  # one stored range exactly, not widened into empty neighbours by a NULL
+            exact = (got[0], got[1]) == (start, end - 1) and (entry is not None or bounded)
+        spans.clear()
+        mt.store_range(start, end - 1, entry)
+        if kind is ROOT:  # an empty tree or a lone root entry: mas_store_root
+            continue
+        assert (kind is SPANNING) == bool(spans), (step, kind, start, end)
+        assert (kind is EXACT) == exact or kind is SPANNING, (step, kind, start, end)
+    mt.validate()
