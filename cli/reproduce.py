@@ -5,9 +5,12 @@ from __future__ import annotations
 import click
 
 
-@click.group("reproduce")
-def reproduce_cmd() -> None:
+@click.group("reproduce", invoke_without_command=True)
+@click.pass_context
+def reproduce_cmd(ctx: click.Context) -> None:
     """Rerun published maple-vs-legacy results on modeled kernels."""
+    if ctx.invoked_subcommand is None:  # bare `maplebench reproduce`: its help, as for bare maplebench
+        click.echo(ctx.get_help())
 
 
 @reproduce_cmd.command("seed")

@@ -204,7 +204,7 @@ def run_cmd(
     config = runner.RunConfig(
         workloads=wl_names,
         mms=_split("--mm", mm_kinds),
-        modes=_split("--mode", modes or ",".join(runner.MODES)),
+        modes=_split("--mode", ",".join(runner.MODES) if modes is None else modes),
         workload_modes=workload_modes,
         procs=spec.parse_procs(_DEFAULT_PROCS if procs is None else procs),
         samples=SAMPLES if samples is None else samples,

@@ -40,7 +40,9 @@ COUNTERS_TITLE = "counters per op"
 WIS_FIELD_LENGTH = 16  # ExtractWiscommon _FieldLength
 TIME_FIELD_LENGTH = 12  # ExtractKernbench default
 COUNTER_FIELD_LENGTH = 16
-MM_ORDER = ("legacy", "maple")  # legacy is the baseline: the seed's "vanilla"
+#: legacy is the baseline (the seed's "vanilla"); the other simulated kinds follow in kernel
+#: order (``maple.mm.KINDS``: legacy, maple-v5, maple, current), the running kernel last
+MM_ORDER = ("legacy", "maple-v5", "maple", "current")
 MODE_ORDER = ("processes", "threads")  # runtest.py's order; other modes follow, first seen first
 
 
@@ -338,6 +340,29 @@ def _counter_table(per_column: list[dict[Operation, float]], ops: list[Operation
     return table
 
 
+def _align_groups(collected: list[_Collected]) -> None:
+    """Put an operation in the same table in every column: mmtests data names its table
+    after the benchmark (``wis-brk1``), maplebench runs and will-it-scale output call theirs
+    ``will-it-scale``; an operation that an mmtests column files under a benchmark moves to
+    that benchmark's table in the other columns, so the two compare side by side."""
+    bench_of: dict[Operation, str] = {}
+    for got in collected:
+        for group, ops in got.groups.items():
+            if group != WIS_TITLE:
+                for op in ops:
+                    bench_of.setdefault(op, group)
+    if not bench_of:
+        return
+    for got in collected:
+        wis = got.groups.get(WIS_TITLE)
+        if not wis:
+            continue
+        for op in [op for op in wis if op in bench_of]:
+            got.groups.setdefault(bench_of[op], {})[op] = wis.pop(op)
+        if not wis:
+            del got.groups[WIS_TITLE]
+
+
 def _common(keyed: list[dict[Operation, object]]) -> tuple[list[Operation], list[str]]:
     """Operations every column has (in the baseline's order) and the names of the rest."""
     common = [op for op in keyed[0] if all(op in k for k in keyed[1:])]
@@ -368,6 +393,7 @@ def compare_columns(
     for col, got in zip(columns, collected):
         if not got.groups and not got.counters:
             raise NoCommonOperations(f"result '{col.run.path}' holds no samples")
+    _align_groups(collected)
     comparison = Comparison(list(columns), significance, [])
     group_names = list(_order(g for c in collected for g in c.groups))
     group_names.sort(key=lambda g: g != WIS_TITLE)  # will-it-scale first, then timed workloads

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 from maple.errors import InputError
 
-__all__ = ["run_parallel", "is_remote_cell"]
+__all__ = ["run_parallel", "is_remote_cell", "check_scheduler"]
 
 _RUNNER: Any = None  # the runner forked workers inherit
 
@@ -68,6 +68,12 @@ def _dask_client(address: str) -> Any:
         return Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(f"--scheduler '{address}': cannot connect ({exc})") from None
+
+
+def check_scheduler(address: str) -> None:
+    """Connect to the Dask scheduler at ``address`` once and disconnect: ``InputError`` (one
+    line naming the address) if dask is missing or nobody answers there."""
+    _dask_client(address).close()
 
 
 def run_parallel(runner: Any, cells: Sequence[Any]) -> None:

@@ -234,6 +234,12 @@ class RunConfig:
         else:
             _seconds("--interval", self.interval, MIN_INTERVAL, MAX_INTERVAL)
         _seconds("--warmup", self.warmup, 0.0, MAX_WARMUP)
+        if self.clock == "wall":  # the model clock's options mean nothing to wall time
+            for option, value, default in (("--cpus", self.cpus, None), ("--smt", self.smt, 1),
+                                           ("--profile", self.profile, None), ("--jobs", self.jobs, 1),
+                                           ("--scheduler", self.scheduler, None)):
+                if value != default:
+                    raise InputError(f"{option} '{value}': applies to --clock model only (this run is --clock wall)")
         if HOST in self.mms and self.clock == "model":  # host cells sample real time
             _seconds("--host-interval", self.host_interval, MIN_INTERVAL, MAX_INTERVAL)
             _seconds("--host-warmup", self.host_warmup, 0.0, MAX_WARMUP)
@@ -518,6 +524,10 @@ class Runner:
             from maple.host import compiler
 
             self.host_build = compiler.build()  # no compiler: InputError before anything is written
+        if config.scheduler is not None:
+            from maple.bench.parallel import check_scheduler
+
+            check_scheduler(config.scheduler)  # unreachable: InputError before anything is written
 
     def workload(self, name: str) -> Workload:
         if name not in self._workloads:

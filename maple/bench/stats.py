@@ -20,6 +20,7 @@ harmonic mean over a non-positive sample, a standard deviation of one sample.
 from __future__ import annotations
 
 import math
+import warnings
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
@@ -398,7 +399,9 @@ def welch(base: Sequence[float], new: Sequence[float], higher_is_better: bool) -
     if math.isnan(mb) or math.isnan(mn):
         return Verdict(False, NAN)
     if b.size >= 2 and n.size >= 2 and (np.ptp(b) > 0 or np.ptp(n) > 0):
-        p = float(sps.ttest_ind(b, n, equal_var=False).pvalue)
+        with warnings.catch_warnings():  # nearly identical samples: scipy warns of precision
+            warnings.simplefilter("ignore", RuntimeWarning)  # loss; the p-value still decides
+            p = float(sps.ttest_ind(b, n, equal_var=False).pvalue)
         if not math.isnan(p):
             return Verdict(p < WELCH_LEVEL, p)
     return Verdict(mb != mn, NAN)

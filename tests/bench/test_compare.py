@@ -152,3 +152,12 @@ def test_empty_run_is_named(tmp_path):
     writer.finish("complete")
     with pytest.raises(InputError, match="empty' holds no samples"):
         compare_runs([load_run(tmp_path / "empty")])
+
+
+def test_simulated_kinds_are_ordered_as_the_kernels_and_host_last():
+    from maple.bench.compare import MM_ORDER, _mm_key
+    from maple.mm import KINDS
+
+    assert MM_ORDER == tuple(KINDS)  # one order: the eras' own
+    kinds = ["host", "current", "maple", "maple-v5", "legacy"]
+    assert sorted(kinds, key=_mm_key) == ["legacy", "maple-v5", "maple", "current", "host"]

@@ -106,3 +106,20 @@ def test_folder_of_neither_kind_exits_2_with_one_line(capsys, tmp_path):
     assert_input_error(capsys, ["compare", tmp_path], "mmtests results directory")
     assert_input_error(capsys, ["plot", tmp_path, "-o", tmp_path / "x.png"], "will-it-scale output")
     assert_input_error(capsys, ["gate", "--baseline", tmp_path, "--current", tmp_path], "maplebench run")
+
+
+def test_mmtests_run_beside_will_it_scale_and_maplebench_results(capsys, tmp_path):
+    """mmtests files its rows under the benchmark (wis-brk1); a will-it-scale CSV and a
+    maplebench run call that table will-it-scale. They used to share 'no operation'."""
+    rc, out, err = run_cli(capsys, "compare", DATA / "wis/brk1.csv", DATA / "mmtests-old/6.8.0-base",
+                           "--stats", "Hmean")
+    assert rc == 0, err
+    rows = [ln for ln in out.splitlines() if ln.startswith("Hmean brk1-processes-2")]
+    assert len(rows) == 1 and f"{4988015:16.2f}" in rows[0]
+    rc, out, err = run_cli(capsys, "run", "brk1", "--procs", "2", "--mm", "maple", "--quick", "--quiet",
+                           "--out", tmp_path, "--name", "r")
+    assert rc == 0, err
+    rc, out, err = run_cli(capsys, "compare", DATA / "mmtests-old/6.8.0-base", tmp_path / "r", "--stats", "Hmean")
+    assert rc == 0, err
+    assert [ln.split()[1] for ln in out.splitlines() if ln.startswith("Hmean")][:2] == [
+        "brk1-processes-2", "brk1-threads-2"]

@@ -307,10 +307,20 @@ def test_model_clock_config_errors(kw, bad):
 
 
 def test_config_accepts_the_bounds():
-    R.RunConfig(workloads=["brk1"], interval=0.01, warmup=0, samples=10_000, procs=[2048], cpus=1, smt=8,
-                jobs=1, clock="wall").validate()
-    R.RunConfig(workloads=["brk1"], interval=3600, warmup=3600, samples=1, cpus=4096, clock="wall").validate()
-    R.RunConfig(workloads=["brk1"], interval=1e-6, warmup=0, samples=10_000, clock="model").validate()
+    R.RunConfig(workloads=["brk1"], interval=0.01, warmup=0, samples=10_000, procs=[2048], clock="wall").validate()
+    R.RunConfig(workloads=["brk1"], interval=3600, warmup=3600, samples=1, clock="wall").validate()
+    R.RunConfig(workloads=["brk1"], interval=1e-6, warmup=0, samples=10_000, clock="model", cpus=1, smt=8,
+                jobs=1).validate()
+    R.RunConfig(workloads=["brk1"], clock="model", cpus=4096).validate()
+
+
+@pytest.mark.parametrize("option, kw", [("--cpus '4'", {"cpus": 4}), ("--smt '2'", {"smt": 2}),
+                                         ("--profile 'prior'", {"profile": "prior"}), ("--jobs '2'", {"jobs": 2}),
+                                         ("--scheduler 'tcp://127.0.0.1:1'", {"scheduler": "tcp://127.0.0.1:1"})])
+def test_model_clock_options_are_refused_under_the_wall_clock(option, kw):
+    """They used to be ignored silently (a dead --scheduler passed unnoticed)."""
+    with pytest.raises(InputError, match=re.escape(f"{option}: applies to --clock model only")):
+        R.RunConfig(workloads=["brk1"], clock="wall", **kw).validate()
 
 
 def test_trace_goes_only_to_the_workloads_that_take_it():

@@ -45,6 +45,10 @@ from maple.bench.results import RunWriter, load_run
          "would sample for"),
         (["brk1", "--mode", "processes", "--samples", "9000", "--interval", "100"],
          "--samples 9000 --warmup 0.002 --interval 100: each cell would simulate"),
+        # found by a new user: an empty --mode, an unreachable --scheduler, wall + model options
+        (["brk1", "--mode", ""], "--mode '': empty list"),
+        (["brk1", "--scheduler", "garbage"], "--scheduler 'garbage'"),
+        (["brk1", "--clock", "wall", "--cpus", "4"], "--cpus '4': applies to --clock model only"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, tmp_path, argv, named):
@@ -67,6 +71,11 @@ def test_bad_option_with_force_leaves_the_old_run_whole(capsys, tmp_path):
         assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
         assert {p.name: p.read_bytes() for p in (tmp_path / "X").iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["X"]
+
+
+def test_bare_reproduce_prints_its_help(capsys):
+    code, out, err = run_cli(capsys, "reproduce")
+    assert code == 0 and err == "" and "seed" in out and out.startswith("Usage: maplebench reproduce")
 
 
 def test_bare_maplebench_prints_its_help(capsys):
