@@ -47,7 +47,8 @@ program reports are credited when the call completes.
   ``rwsem_handoff_ns`` (``RWSEM_WAIT_TIMEOUT``) sets the hand-off bit: the next release grants
   it the lock directly and nobody steals meanwhile.
 * ``downgrade`` turns the write owner into a reader and grants the queued readers.
-* A spinner stops spinning and sleeps when another task is queued on its CPU (``need_resched``).
+* A spinner stops spinning and sleeps when another task is queued on its CPU (``need_resched``),
+  at the start of its spin or when a woken task is queued there while it spins.
 
 **Cache lines.** Every rwsem operation writes the lock word: one ``cacheline_ns`` transfer if
 another CPU wrote it last (an acquirer pays it inside its critical section, a releaser right
@@ -490,6 +491,14 @@ class Simulation:
             task.state = "ready"
             task.after_run = self._after_wake_deferred(task.after_run)
             cpu.runq.append(task)
+            cur = cpu.current
+            if cur.state == "spinning":
+                # need_resched on the spinner's CPU: rwsem_optimistic_spin gives up and the
+                # writer sleeps in the wait queue, letting the woken task run (it may be the
+                # lock's new owner, granted by a hand-off)
+                cur.lock.spinners.remove(cur)
+                cur.gen += 1  # cancels its spin timeout
+                self._sleep(cur)
 
     def _after_wake_deferred(self, then: Any) -> Any:
         def run(task: _Task) -> None:
