@@ -39,13 +39,15 @@ def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, inter
     """Time the host microbenchmarks and the one-task testcase cells in CPU time
     (maplebench-micro), model the same calls on the `current` era's mm, fit every event's cost
     (bounded least squares, regularised towards --prior) and print each fitted cost and every
-    measurement's residual; then the fit-on-half check and the host agreement: the host
-    backend's cells (both modes, 1 and 2 tasks) against the model clock on this machine's CPUs.
+    measurement's residual; measure the scheduler's cache-line transfer, wake-up latency and
+    context switch (two-thread ping-pongs); then the fit-on-half check and the host agreement:
+    the host backend's cells (both modes, 1 and 2 tasks) against the model clock on this
+    machine's CPUs.
 
     No cost is fitted to any published maple-vs-legacy delta: only this machine is measured.
     """
     from maple.clock import calibrate as cal
-    from maple.clock.profile import load_profile
+    from maple.clock.profile import CostProfile, load_profile
     from maple.errors import InputError
     from maple.host import TESTCASES
 
@@ -73,6 +75,7 @@ def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, inter
     echo(f"load average {load0:.2f}; timing {len(cal.MICROBENCHES)} microbenchmarks and {len(wanted)} testcases "
          f"x {len(cal.CAL_MODES)} modes x 1 task in CPU time (median of {reps})")
     benches = cal.measure_benches(wanted, layout=layout, reps=reps, min_ms=min_ms, echo=echo)
+    sched = cal.measure_sched(reps=3 * reps, echo=echo)
     fitted = [b for b in benches if b.fits]
     skipped = [b for b in benches if not b.fits]
     machine = sysinfo.machine()
@@ -91,7 +94,11 @@ def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, inter
         "load_average": round(load0, 2),
         "note": "never fitted to any maple-vs-legacy delta",
     }
+    provenance["scheduler_measured"] = {k: f"maplebench-micro -b {cal.SCHED_BENCHES[k]}" for k in sched}
+    prior_profile = CostProfile(prior_profile.name, prior_profile.costs, {**prior_profile.sched, **sched},
+                                prior_profile.provenance)
     fit = cal.fit_profile([b.measurement() for b in fitted], prior_profile, provenance=provenance)
+    echo("\nscheduler parameters: " + ", ".join(f"{k} {v:g}" for k, v in fit.profile.sched.items()))
     echo("\nfitted costs (ns):")
     for e in fit.free:
         echo(f"  {e:<22} {fit.profile.costs[e]:10.1f}   (prior {prior_profile.costs[e]:.1f})")

@@ -45,7 +45,7 @@ from maple.clock.profile import CostProfile
 from maple.mm.events import EVENTS
 
 __all__ = ["Measurement", "Fit", "fit_profile", "split_half", "events_per_op", "MICROBENCHES", "HostTiming",
-           "host_timing", "micro_events", "median"]
+           "host_timing", "micro_events", "median", "SCHED_BENCHES", "measure_sched"]
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,7 @@ class HostTiming:
     ns_per_op: float
     reps: tuple[float, ...]
     faults_per_op: float
+    wall_reps: tuple[float, ...] = ()  # wall ns per op of each repetition
 
     @property
     def spread(self) -> float:
@@ -195,17 +196,18 @@ class HostTiming:
 def parse_micro_output(bench: str, text: str) -> HostTiming:
     """``rep R ops N cpu_ns T wall_ns W minflt F`` lines -> ``HostTiming``. Raises
     ``ValueError`` for output without a repetition."""
-    per_op, faults = [], []
+    per_op, faults, wall = [], [], []
     for line in text.splitlines():
         words = line.split()
-        if len(words) >= 10 and words[0] == "rep":
+        if len(words) >= 10 and words[0] == "rep" and not words[1].startswith("-"):
             ops = int(words[3])
             if ops > 0:
                 per_op.append(int(words[5]) / ops)
+                wall.append(int(words[7]) / ops)
                 faults.append(int(words[9]) / ops)
     if not per_op:
         raise ValueError(f"maplebench-micro -b {bench}: no measurement in its output")
-    return HostTiming(bench, median(per_op), tuple(per_op), median(faults))
+    return HostTiming(bench, median(per_op), tuple(per_op), median(faults), tuple(wall))
 
 
 def host_timing(bench: str, *, reps: int = 7, min_ms: float = 20.0, cpu: int | None = None,
@@ -227,6 +229,36 @@ def host_timing(bench: str, *, reps: int = 7, min_ms: float = 20.0, cpu: int | N
     if done.returncode != 0:
         raise RuntimeError(f"maplebench-micro -b {bench}: exit status {done.returncode}: {done.stderr.strip()}")
     return parse_micro_output(bench, done.stdout)
+
+
+#: scheduler parameter <- the ``maplebench-micro`` benchmark that measures it (wall time, one
+#: way of a ping-pong between two threads; the fastest repetition, the one least disturbed by
+#: other processes): a cache line bounced between CPUs 0 and 1; a futex wake-up of a thread
+#: sleeping on the other (idle) CPU, its wake and wait calls included; the same ping-pong on
+#: one CPU (a context switch, its futex calls included)
+SCHED_BENCHES: dict[str, str] = {
+    "cacheline_ns": "cacheline",
+    "wakeup_ns": "wakeup",
+    "context_switch_ns": "switch",
+}
+
+
+def measure_sched(*, reps: int = 21, echo: Any = print) -> dict[str, float]:
+    """The scheduler parameters of ``SCHED_BENCHES`` measured on the host (ns), or {} on a
+    machine with fewer than two CPUs (the prior's values stay)."""
+    import os
+
+    if (os.cpu_count() or 1) < 2:
+        echo("  one CPU: scheduler parameters keep the prior's values")
+        return {}
+    out = {}
+    for param, bench in SCHED_BENCHES.items():
+        t = host_timing(bench, reps=reps)
+        best = min(t.wall_reps)
+        out[param] = round(best, 1)
+        echo(f"  sched {param:<22} {best:10.1f} ns  (maplebench-micro -b {bench}: fastest of {len(t.wall_reps)}, "
+             f"median {median(t.wall_reps):.1f})")
+    return out
 
 
 # -- microbenchmarks: the same calls on the simulated mm (the model side) -----------------

@@ -3,6 +3,7 @@ separate build, and one real host run."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -12,11 +13,13 @@ from maple.clock.calibrate import Bench, HostTiming, parse_micro_output
 
 
 def test_parse_micro_output_takes_the_median_per_op():
-    text = ("rep 0 ops 100 cpu_ns 13000 wall_ns 20000 minflt 0\n"
+    text = ("rep -1 ops 10 cpu_ns 99999 wall_ns 99999 minflt 0\n"  # a warm-up repetition: ignored
+            "rep 0 ops 100 cpu_ns 13000 wall_ns 20000 minflt 0\n"
             "rep 1 ops 200 cpu_ns 24000 wall_ns 30000 minflt 2\n"
             "rep 2 ops 100 cpu_ns 50000 wall_ns 90000 minflt 0\n")
     t = parse_micro_output("getppid", text)
     assert t.reps == (130.0, 120.0, 500.0)
+    assert t.wall_reps == (200.0, 150.0, 900.0)
     assert t.ns_per_op == 130.0
     assert t.faults_per_op == 0.0
     assert t.spread == pytest.approx((500 - 120) / 130)
@@ -81,5 +84,8 @@ def test_microbenchmark_runs_on_the_host(tmp_path, monkeypatch):
     assert f.faults_per_op == pytest.approx(1.0, abs=0.01)  # one first-touch fault per page
     w = cal.host_timing("wis:brk1:processes", reps=1, min_ms=1.0)
     assert w.ns_per_op > 0 and w.faults_per_op < 0.01
+    if (os.cpu_count() or 1) >= 2:
+        line = cal.host_timing("cacheline", reps=1)
+        assert len(line.wall_reps) == 1 and line.wall_reps[0] > 0
     with pytest.raises(RuntimeError, match="unknown benchmark"):
         cal.host_timing("nope", reps=1, min_ms=1.0)

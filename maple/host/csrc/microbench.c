@@ -13,7 +13,11 @@
  *   thread ran, user + kernel, so preemption by other processes on a shared machine is not
  *   counted) has passed, then prints "rep R ops N cpu_ns T wall_ns W minflt F" on stdout
  *   (F: the minor page faults the thread took meanwhile, RUSAGE_THREAD).
- *   -c binds the measuring task to one CPU. -T runs a microbenchmark in a second thread while
+ *   -c binds the measuring task to one CPU.
+ *   Scheduler benchmarks (-b cacheline | wakeup | switch; wall time, so use the fastest
+ *   repetition): a cache line bounced between threads on CPUs 0 and 1; a futex wake-up
+ *   ping-pong between threads on CPUs 0 and 1; the same ping-pong with both on CPU 0 (two
+ *   context switches per round trip). An op is one way of a round trip. -T runs a microbenchmark in a second thread while
  *   the main thread waits in pthread_join (a multi-threaded mm, as threads mode's tasks).
  * Exit status: 0 done, 1 a syscall failed (message on stderr), 2 bad usage.
  */
@@ -27,7 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/futex.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -224,6 +230,86 @@ static void micro_setup(struct micro_state *s)
 		wis_fail("mmap(3 pages)");
 }
 
+/* -- scheduler parameters: two threads on two CPUs (or one), timed in wall time ---------- */
+
+static unsigned long word __attribute__((aligned(256)));
+
+static long futex(unsigned long *addr, int op, unsigned long val)
+{
+	return syscall(SYS_futex, (unsigned int *)addr, op, (unsigned int)val, NULL, NULL, 0);
+}
+
+struct peer {
+	int kind;          /* 0: cache-line ping-pong, 1: futex ping-pong */
+	long cpu;
+	unsigned long n;
+};
+
+static void bind_cpu(long cpu);
+
+/* the peer: answers each of the main thread's n moves */
+static void *peer_main(void *arg)
+{
+	struct peer *p = arg;
+
+	bind_cpu(p->cpu);
+	for (unsigned long i = 0; i < p->n; i++) {
+		if (p->kind == 0) {
+			while (__atomic_load_n(&word, __ATOMIC_ACQUIRE) != 2 * i + 1)
+				__asm__ __volatile__("" ::: "memory");
+			__atomic_store_n(&word, 2 * i + 2, __ATOMIC_RELEASE);
+		} else {
+			while (__atomic_load_n(&word, __ATOMIC_ACQUIRE) == 0)
+				futex(&word, FUTEX_WAIT_PRIVATE, 0);
+			__atomic_store_n(&word, 0, __ATOMIC_RELEASE);
+			futex(&word, FUTEX_WAKE_PRIVATE, 1);
+		}
+	}
+	return NULL;
+}
+
+/* One repetition of n round trips: the cache line (kind 0) or a futex wake-up (kind 1) goes
+ * to the peer and back; an op is one way (ops = 2n). */
+static void pingpong(int kind, long cpu_main, long cpu_peer, unsigned long n, long rep)
+{
+	struct peer p = { kind, cpu_peer, n };
+	pthread_t t;
+	unsigned long long w0, c0;
+	int err;
+
+	__atomic_store_n(&word, 0, __ATOMIC_RELEASE);
+	bind_cpu(cpu_main);
+	err = pthread_create(&t, NULL, peer_main, &p);
+	if (err) {
+		errno = err;
+		wis_fail("pthread_create");
+	}
+	w0 = now_ns(CLOCK_MONOTONIC);
+	c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+	for (unsigned long i = 0; i < n; i++) {
+		if (kind == 0) {
+			while (__atomic_load_n(&word, __ATOMIC_ACQUIRE) != 2 * i)
+				__asm__ __volatile__("" ::: "memory");
+			__atomic_store_n(&word, 2 * i + 1, __ATOMIC_RELEASE);
+		} else {
+			__atomic_store_n(&word, 1, __ATOMIC_RELEASE);
+			futex(&word, FUTEX_WAKE_PRIVATE, 1);
+			while (__atomic_load_n(&word, __ATOMIC_ACQUIRE) == 1)
+				futex(&word, FUTEX_WAIT_PRIVATE, 1);
+		}
+	}
+	if (kind == 0)
+		while (__atomic_load_n(&word, __ATOMIC_ACQUIRE) != 2 * n)
+			__asm__ __volatile__("" ::: "memory");
+	{
+		unsigned long long c = now_ns(CLOCK_THREAD_CPUTIME_ID), w = now_ns(CLOCK_MONOTONIC);
+
+		pthread_join(t, NULL);
+		printf("rep %ld ops %lu cpu_ns %llu wall_ns %llu minflt 0\n", rep, 2 * n, c - c0, w - w0);
+		fflush(stdout);
+	}
+}
+
 /* -- running and timing --------------------------------------------------------------- */
 
 static long reps = 7;
@@ -367,6 +453,19 @@ int main(int argc, char *argv[])
 	if (bench == NULL)
 		usage("-b: a benchmark is required, got", "");
 	bench_name = bench;
+	if (strcmp(bench, "cacheline") == 0 || strcmp(bench, "wakeup") == 0 || strcmp(bench, "switch") == 0) {
+		int kind = strcmp(bench, "cacheline") == 0 ? 0 : 1;
+		long peer_cpu = strcmp(bench, "switch") == 0 ? 0 : 1;
+		unsigned long n = kind == 0 ? 10000 : 500;
+
+		if (sysconf(_SC_NPROCESSORS_ONLN) < 2 && peer_cpu == 1)
+			usage("-b: needs two CPUs:", bench);
+		for (int k = 0; k < 2; k++)
+			pingpong(kind, 0, peer_cpu, n / 10, -1 - k); /* warm-up (rep < 0: ignored) */
+		for (long r = 0; r < reps; r++)
+			pingpong(kind, 0, peer_cpu, n, r);
+		return 0;
+	}
 	bind_cpu(cpu);
 	if (strncmp(bench, "wis:", 4) == 0) {
 		char name[64];
