@@ -9,10 +9,12 @@
   call's lock is granted in virtual time. Exactly one thread runs at any moment (a baton of
   two locks), so the real mm changes state in virtual-time order, and per-thread mm state
   (the legacy vmacache, fault counters) stays per task. Each call costs one thread round
-  trip (about 20 us of wall time on the project's machine).
+  trip (about 20 us of wall time on the project's machine). Ops are credited per call, pro
+  rata within a loop step and exact at its end (``ThreadTask._credit``).
 * ``record_cycle``: processes mode. Tasks are identical forks that share nothing, so one
   representative task's real loop gives the per-step calls; stepping until the per-step
-  event signature repeats gives the steady cycle the scheduler time-shares.
+  event signature repeats gives the steady cycle the scheduler time-shares. A step's ops are
+  spread over its calls (``spread_ops``).
 """
 
 from __future__ import annotations

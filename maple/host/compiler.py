@@ -1,4 +1,6 @@
-"""Find the system C compiler and build the host harness into a per-user cache.
+"""Find the system C compiler and build the host harness (and the calibration
+microbenchmarks, ``build("micro")``: ``maplebench-micro`` from ``microbench.c`` and the same
+testcase files) into a per-user cache.
 
 The harness and the will-it-scale testcases (``maple/host/csrc/*.c``, package data) are
 compiled on first use into ``$XDG_CACHE_HOME/maplebench/host/<key>/maplebench-wis`` (``~/.cache``
