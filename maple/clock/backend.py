@@ -13,11 +13,11 @@ cell, profile, CPU count and interval give the same samples on any machine.
   one call at a time in virtual-time order (``programs.ThreadTask``), scheduled by
   ``scheduler.Simulation`` with the mmap_lock model. Ops are credited per call, pro rata
   within a loop step (``ThreadTask._credit``; the first step's shape comes from
-  ``programs.probe_step`` on a throwaway fork), as will-it-scale bumps its counter per page.
+  ``programs.probe_step`` on a fresh mm of the same era), as will-it-scale bumps its counter per page.
   Cost: one thread round trip per call
   (about 20 us of wall time), so a window of ``interval`` virtual seconds costs about
   ``calls per virtual second x interval x 40 us``: keep model-clock intervals in the
-  milliseconds (``maplebench run`` defaults to 1 ms under the model clock).
+  milliseconds (``maplebench run`` defaults to 2 ms under the model clock).
 """
 
 from __future__ import annotations
