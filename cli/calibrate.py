@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -9,32 +10,51 @@ import time
 import click
 
 
+def _stats(errs: list[float]) -> str:
+    from maple.clock.calibrate import median
+
+    a = [abs(e) for e in errs if e == e]  # NaN: no CPU time read
+    if not a:
+        return "no cells"
+    return f"median |error| {median(a) * 100:.1f}%, max {max(a) * 100:.1f}% ({len(a)} cells)"
+
+
 @click.command("calibrate")
 @click.option("--out", "out", default=None, metavar="PROFILE",
               help="Write the fitted profile here (JSON). [default: print only]")
-@click.option("--samples", type=int, default=3, show_default=True, help="Host samples per cell.")
-@click.option("--interval", type=float, default=0.5, show_default=True, metavar="SECONDS",
-              help="Host sampling interval.")
+@click.option("--reps", type=int, default=7, show_default=True,
+              help="Repetitions of each microbenchmark and one-task cell (the median is fitted).")
+@click.option("--min-ms", "min_ms", type=float, default=20.0, show_default=True, metavar="MS",
+              help="CPU milliseconds per repetition at least.")
+@click.option("--samples", type=int, default=5, show_default=True,
+              help="Host backend windows per host-agreement cell (the best is used).")
+@click.option("--interval", type=float, default=0.2, show_default=True, metavar="SECONDS",
+              help="Host backend window length.")
 @click.option("--prior", default="prior", show_default=True, metavar="PROFILE",
               help="Profile the fit is regularised towards (also gives the scheduler parameters).")
 @click.option("--workloads", "names", default=None, metavar="NAMES",
               help="Testcases to measure, comma separated. [default: every host testcase]")
-def calibrate_cmd(out: str | None, samples: int, interval: float, prior: str, names: str | None) -> int:
-    """Measure the host testcases (--mm host, 1 and 2 tasks, both modes), record the same
-    cells' events on the `current` era's mm, fit every event's cost (bounded least squares,
-    regularised towards --prior) and print each fitted cost and each cell's residual, then the
-    fit-on-half check and the model's prediction of the contended cells.
+def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, interval: float, prior: str,
+                  names: str | None) -> int:
+    """Time the host microbenchmarks and the one-task testcase cells in CPU time
+    (maplebench-micro), model the same calls on the `current` era's mm, fit every event's cost
+    (bounded least squares, regularised towards --prior) and print each fitted cost and every
+    measurement's residual; measure the scheduler's cache-line transfer, wake-up latency and
+    context switch (two-thread ping-pongs); then the fit-on-half check and the host agreement:
+    the host backend's cells (both modes, 1 and 2 tasks) against the model clock on this
+    machine's CPUs.
 
     No cost is fitted to any published maple-vs-legacy delta: only this machine is measured.
     """
     from maple.clock import calibrate as cal
-    from maple.clock.profile import load_profile
+    from maple.clock.profile import CostProfile, load_profile
     from maple.errors import InputError
     from maple.host import TESTCASES
 
     prior_profile = load_profile(prior)
-    if samples < 1 or not interval > 0:
-        raise InputError(f"--samples {samples} --interval {interval:g}: must be positive")
+    if reps < 1 or samples < 1 or not interval > 0 or not min_ms > 0:
+        raise InputError(f"--reps {reps} --samples {samples} --interval {interval:g} --min-ms {min_ms:g}: "
+                         "must be positive")
     wanted = list(TESTCASES) if names is None else [n.strip() for n in names.split(",") if n.strip()]
     for n in wanted:
         if n not in TESTCASES:
@@ -49,56 +69,84 @@ def calibrate_cmd(out: str | None, samples: int, interval: float, prior: str, na
     from maple.bench.runner import default_layout
 
     layout = default_layout()
+    cpus = os.cpu_count() or 1
     echo = lambda s: click.echo(s)  # noqa: E731
-    echo(f"measuring {len(wanted)} testcases x {len(cal.CAL_MODES)} modes x tasks {cal.CAL_TASKS} on the host")
-    cells = cal.measure(wanted, samples=samples, interval=interval, layout=layout, echo=echo)
+    load0 = os.getloadavg()[0]
+    echo(f"load average {load0:.2f}; timing {len(cal.MICROBENCHES)} microbenchmarks and {len(wanted)} testcases "
+         f"x {len(cal.CAL_MODES)} modes x 1 task in CPU time (median of {reps})")
+    benches = cal.measure_benches(wanted, layout=layout, reps=reps, min_ms=min_ms, echo=echo)
+    sched = cal.measure_sched(reps=3 * reps, echo=echo)
+    fitted = [b for b in benches if b.fits]
+    skipped = [b for b in benches if not b.fits]
     machine = sysinfo.machine()
     provenance = {
         "machine": f"{machine.get('cpu_model', '?')}, {machine.get('cpus', '?')} CPUs",
         "kernel": platform.release(),
         "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "command": "maplebench " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["calibrate"] else "maplebench calibrate",
-        "method": "maple.clock.calibrate.fit_profile: bounded least squares on relative residuals of the "
-                  "uncontended host cells (1 task, or processes), regularised towards the prior profile",
+        "method": "maple.clock.calibrate.fit_profile: bounded least squares on relative residuals of host "
+                  "microbenchmarks and one-task testcase cells timed in CPU time (maplebench-micro, median of "
+                  f"{reps}), regularised towards the prior profile",
         "prior": prior_profile.name,
         "era": cal.HOST_ERA,
-        "cells": len(cells),
+        "fitted": [b.label for b in fitted],
+        "not_fitted": [f"{b.label}: {b.why_not}" for b in skipped],
+        "load_average": round(load0, 2),
         "note": "never fitted to any maple-vs-legacy delta",
     }
-    ms = cal.to_measurements(cells)
-    fit = cal.fit_profile(ms, prior_profile, provenance=provenance)
+    provenance["scheduler_measured"] = {k: f"maplebench-micro -b {cal.SCHED_BENCHES[k]}" for k in sched}
+    prior_profile = CostProfile(prior_profile.name, prior_profile.costs, {**prior_profile.sched, **sched},
+                                prior_profile.provenance)
+    fit = cal.fit_profile([b.measurement() for b in fitted], prior_profile, provenance=provenance)
+    echo("\nscheduler parameters: " + ", ".join(f"{k} {v:g}" for k, v in fit.profile.sched.items()))
     echo("\nfitted costs (ns):")
     for e in fit.free:
         echo(f"  {e:<22} {fit.profile.costs[e]:10.1f}   (prior {prior_profile.costs[e]:.1f})")
-    echo("\nresiduals (fitted cells, ns per op):")
-    for label, meas, model, err in fit.residuals:
-        echo(f"  {label:<26} measured {meas:10.1f}  model {model:10.1f}  {err * 100:+7.1f}%")
-    echo(f"  median |error| {fit.median_abs_error() * 100:.1f}%")
-    fit_half, held = cal.split_half([m.label for m in ms], list(TESTCASES))
-    half = cal.fit_profile([m for m in ms if m.label in fit_half], prior_profile)
-    echo(f"\nfit on half ({', '.join(list(TESTCASES)[0::2])}), error on the other half:")
-    errs = []
-    for m in ms:
-        if m.label in held:
-            model = cal.predict(half.profile, m)
-            errs.append(abs(model - m.ns_per_op) / m.ns_per_op)
-            echo(f"  {m.label:<26} measured {m.ns_per_op:10.1f}  model {model:10.1f}  {(model / m.ns_per_op - 1) * 100:+7.1f}%")
-    if errs:
-        errs.sort()
-        echo(f"  held-out median |error| {errs[len(errs) // 2] * 100:.1f}%, max {errs[-1] * 100:.1f}%")
-    echo("\nhost agreement (the model clock with the fitted profile, every cell, ops/s per task):")
-    allerr = []
-    import os
-
-    for c in cells:
-        from maple import workloads as registry
-
-        model = cal.model_rate(registry.get(c.workload), c.mode, c.tasks, fit.profile, layout, os.cpu_count() or 1)
-        err = (model - c.host_ops_per_s) / c.host_ops_per_s
-        allerr.append(abs(err))
-        echo(f"  {c.label:<26} host {c.host_ops_per_s:12.1f}  model {model:12.1f}  {err * 100:+7.1f}%")
-    allerr.sort()
-    echo(f"  median |error| {allerr[len(allerr) // 2] * 100:.1f}%, max {allerr[-1] * 100:.1f}%")
+    echo("\nresiduals (CPU ns per op; * = not fitted, why below):")
+    for b in benches:
+        model = cal.predict(fit.profile, b.measurement())
+        err = (model - b.timing.ns_per_op) / b.timing.ns_per_op
+        mark = " " if b.fits else "*"
+        echo(f" {mark}{b.label:<28} measured {b.timing.ns_per_op:10.1f}  model {model:10.1f}  {err * 100:+7.1f}%")
+    echo(f"  fitted: {_stats([r[3] for r in fit.residuals])}")
+    for b in skipped:
+        echo(f"  * {b.label}: {b.why_not}")
+    fit_names = list(TESTCASES)[0::2]
+    half_benches = [b for b in fitted if b.testcase is None or b.testcase in fit_names]
+    half = cal.fit_profile([b.measurement() for b in half_benches], prior_profile)
+    echo(f"\nfit on half (microbenchmarks + {', '.join(fit_names)}), error on the other half:")
+    held_errs = []
+    for b in benches:
+        if b.testcase is None or b.testcase in fit_names:
+            continue
+        model = cal.predict(half.profile, b.measurement())
+        err = (model - b.timing.ns_per_op) / b.timing.ns_per_op
+        if b.fits:
+            held_errs.append(err)
+        mark = " " if b.fits else "*"
+        echo(f" {mark}{b.label:<28} measured {b.timing.ns_per_op:10.1f}  model {model:10.1f}  {err * 100:+7.1f}%")
+    echo(f"  held out (fault counts matching): {_stats(held_errs)}")
+    echo(f"\nhost agreement: the host backend (wall clock, best of {samples} x {interval:g} s) against the model "
+         f"clock (era {cal.HOST_ERA}, --cpus {cpus}), ops/s per task:")
+    cells = cal.measure(wanted, samples=samples, interval=interval, echo=lambda s: None)
+    rows = cal.host_agreement(cells, fit.profile, layout=layout, cpus=cpus)
+    by_label = {c.label: c for c in cells}
+    echo(f"  {'':<26} {'host':>12}  {'model':>12}  {'error':>7}   {'host/CPU-s':>12}  {'error':>7}")
+    for label, host, model, err, cpu_err in rows:
+        echo(f"  {label:<26} {host:12.1f}  {model:12.1f}  {err * 100:+6.1f}%   "
+             f"{by_label[label].cpu_ops_per_s:12.1f}  {cpu_err * 100:+6.1f}%")
+    echo(f"  every cell (wall): {_stats([r[3] for r in rows])}")
+    echo(f"  every cell (per task CPU-second): {_stats([r[4] for r in rows])}")
+    echo(f"  1-task cells (per task CPU-second): {_stats([r[4] for r in rows if r[0].endswith(' 1')])}")
+    held_cells = [c for c in cells if c.workload not in fit_names]
+    half_rows = cal.host_agreement(held_cells, half.profile, layout=layout, cpus=cpus)
+    echo("\nhost agreement of the held-out testcases with the half-fit profile:")
+    for label, host, model, err, cpu_err in half_rows:
+        echo(f"  {label:<26} {host:12.1f}  {model:12.1f}  {err * 100:+6.1f}%   "
+             f"{by_label[label].cpu_ops_per_s:12.1f}  {cpu_err * 100:+6.1f}%")
+    echo(f"  held out (wall): {_stats([r[3] for r in half_rows])}")
+    echo(f"  held out (per task CPU-second): {_stats([r[4] for r in half_rows])}")
+    echo(f"\nload average now {os.getloadavg()[0]:.2f}")
     if out is not None:
         fit.profile.write(out)
         echo(f"\nwrote {out}")

@@ -68,8 +68,9 @@ class Cell:
 
 #: Default (warm-up, interval) seconds per clock: will-it-scale's six discarded one-second
 #: samples of wall time; under the model clock, virtual time, where a threads-mode window costs
-#: real time in proportion to the calls it holds (docs/clock.md)
-DEFAULT_TIMES = {"wall": (6.0, 1.0), "model": (0.002, 0.001)}
+#: real time in proportion to the calls it holds, and 2 ms holds whole rounds of every
+#: workload up to 320 tasks on 144 CPUs (docs/clock.md)
+DEFAULT_TIMES = {"wall": (6.0, 1.0), "model": (0.002, 0.002)}
 
 #: Bounds of the sampling options (checked before anything is written). An interval below
 #: 10 ms measures the sampler, not the workload (a 1 ns interval counted 0 ops everywhere).
@@ -135,7 +136,7 @@ class RunConfig:
     procs: Sequence[int] = (2,)
     samples: int = 5
     #: None: the clock's default (``DEFAULT_TIMES``: 6 s and 1 s of wall time, will-it-scale's;
-    #: 2 ms and 1 ms of virtual time under the model clock)
+    #: 2 ms and 2 ms of virtual time under the model clock: docs/clock.md says why)
     warmup: float | None = None
     interval: float | None = None
     affinity: bool = True

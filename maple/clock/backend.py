@@ -11,10 +11,13 @@ cell, profile, CPU count and interval give the same samples on any machine.
   (``scheduler.IndependentTasks``). Cost: the cycle's recording, then O(T) per sample.
 * **threads**: T real task threads run the loop on ``start_mm`` itself (``mm.users = T``),
   one call at a time in virtual-time order (``programs.ThreadTask``), scheduled by
-  ``scheduler.Simulation`` with the mmap_lock model. Cost: one thread round trip per call
+  ``scheduler.Simulation`` with the mmap_lock model. Ops are credited per call, pro rata
+  within a loop step (``ThreadTask._credit``; the first step's shape comes from
+  ``programs.probe_step`` on a fresh mm of the same era), as will-it-scale bumps its counter per page.
+  Cost: one thread round trip per call
   (about 20 us of wall time), so a window of ``interval`` virtual seconds costs about
   ``calls per virtual second x interval x 40 us``: keep model-clock intervals in the
-  milliseconds (``maplebench run`` defaults to 1 ms under the model clock).
+  milliseconds (``maplebench run`` defaults to 2 ms under the model clock).
 """
 
 from __future__ import annotations
@@ -30,6 +33,25 @@ __all__ = ["ModelPass", "modeled_cpus"]
 def modeled_cpus(cpus: int | None) -> int:
     """``--cpus``, or this machine's CPU count."""
     return int(cpus) if cpus else (os.cpu_count() or 1)
+
+
+def _first_step(workload: Any, mm: Any) -> tuple[int, int] | None:
+    """``(ops, calls)`` of the workload's first loop step, probed on a fresh mm of the same
+    era and rules (``start_mm`` itself must stay untouched, and forking it would change it:
+    COW write-protection, counters); None when the mm has no era (a custom mm) or the probe
+    fails there (the first step is then credited when it ends)."""
+    from maple.clock import programs
+    from maple.mm import layouts, make_mm
+
+    era = getattr(mm, "era", None)
+    if era is None:
+        return None
+    names = sorted(layouts())
+    try:
+        probe = make_mm(era.name, rules=getattr(mm, "rules", None), layout=names[0] if names else None)
+        return programs.probe_step(workload, probe)
+    except Exception:  # the probe is an estimate only: the crediting stays exact without it
+        return None
 
 
 class ModelPass:
@@ -72,9 +94,11 @@ class ModelPass:
         elif self.mode == "threads":
             if hasattr(mm, "users"):
                 mm.users = self.tasks
+            estimate = _first_step(self.workload, mm)
             mm.events.take()
             mm.events.enabled = True
-            self._threads = [programs.ThreadTask(self.workload, mm, i) for i in range(self.tasks)]
+            self._threads = [programs.ThreadTask(self.workload, mm, i, estimate=estimate)
+                             for i in range(self.tasks)]
             self._sim = scheduler.Simulation(self.profile, self._threads, cpus=self.cpus, smt=self.smt,
                                              shared_mm=True)
             self._sim.run_until(0.0)  # every task runs its setup, in task order

@@ -9,10 +9,12 @@
   call's lock is granted in virtual time. Exactly one thread runs at any moment (a baton of
   two locks), so the real mm changes state in virtual-time order, and per-thread mm state
   (the legacy vmacache, fault counters) stays per task. Each call costs one thread round
-  trip (about 20 us of wall time on the project's machine).
+  trip (about 20 us of wall time on the project's machine). Ops are credited per call, pro
+  rata within a loop step and exact at its end (``ThreadTask._credit``).
 * ``record_cycle``: processes mode. Tasks are identical forks that share nothing, so one
   representative task's real loop gives the per-step calls; stepping until the per-step
-  event signature repeats gives the steady cycle the scheduler time-shares.
+  event signature repeats gives the steady cycle the scheduler time-shares. A step's ops are
+  spread over its calls (``spread_ops``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Sequence
 
 from maple.mm.events import Segment
 
-__all__ = ["CycleProgram", "ThreadTask", "Call", "record_cycle", "SYSCALLS", "StepCycle"]
+__all__ = ["CycleProgram", "ThreadTask", "Call", "record_cycle", "SYSCALLS", "StepCycle", "spread_ops", "probe_step"]
 
 #: mm methods that are calls (a syscall or a fault): the points where a task meets the scheduler
 SYSCALLS = frozenset({"mmap", "munmap", "mprotect", "brk", "fault", "mremap", "madvise", "fork", "exit"})
@@ -83,7 +85,7 @@ class ThreadTask:
     ``close()`` ends the thread.
     """
 
-    def __init__(self, workload: Any, mm: Any, index: int) -> None:
+    def __init__(self, workload: Any, mm: Any, index: int, *, estimate: tuple[int, int] | None = None) -> None:
         self.workload = workload
         self.mm = mm
         self.index = index
@@ -95,8 +97,13 @@ class ThreadTask:
         self._pending: tuple[Any, tuple, dict] | None = None
         self._pending_name: str | None = None
         self._stop = False
-        self._ops = 0
         self._calls_in_step = 0
+        self._done_k = 0  # the executed call's position in its loop step (1-based)
+        self._step_end: tuple[int, int] | None = None  # (ops, calls) of a step that just ended
+        self._exact = 0  # ops of every completed loop step
+        self._credited = 0  # ops handed to the scheduler so far (the task's counter)
+        # (ops, calls) of the last completed step; before the first, ``probe_step``'s
+        self._estimate: tuple[int, int] | None = estimate if estimate and estimate[1] > 0 else None
         self._error: str | None = None
         self._thread = threading.Thread(target=self._body, name=f"model-task-{index}", daemon=True)
 
@@ -120,10 +127,38 @@ class ThreadTask:
         return self._pending_name
 
     def execute(self) -> tuple[list[Segment], int, str | None]:
-        self._ops = 0
+        """Perform the pending call; returns its segments, the ops to credit when it completes
+        (``_credit``) and the next call's name."""
+        self._step_end = None
         self._resume()
-        segs = self._segs
-        return segs, self._ops, self._pending_name
+        return self._segs, self._credit(), self._pending_name
+
+    def _credit(self) -> int:
+        """Ops credited for the call just executed: call granularity within a loop step.
+
+        A loop step returns its ops only when it ends, but will-it-scale bumps its counter per
+        page, so within a step the ops are credited pro rata per call from the previous step
+        of this task (``ops * k // calls`` after its ``k``-th call, at most its ``ops``), and
+        reconciled exactly when the step ends: the counter then equals the sum of the steps'
+        ops. Counters never decrease: if a step returns fewer ops than were credited ahead,
+        the surplus is absorbed by the next step's pro-rata credits. The first step uses the
+        ``estimate`` given (``probe_step``), or is credited at its end without one.
+        """
+        if self._step_end is not None:
+            ops, calls = self._step_end
+            self._exact += ops
+            self._estimate = (ops, calls)
+            target = self._exact
+        elif self._estimate is not None:
+            e_ops, e_calls = self._estimate
+            target = self._exact + min(e_ops * self._done_k // e_calls, e_ops)
+        else:
+            target = self._exact
+        credit = target - self._credited
+        if credit <= 0:
+            return 0
+        self._credited = target
+        return credit
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -143,7 +178,9 @@ class ThreadTask:
         """A call reached by the loop: wait for the grant, perform it, record its segments."""
         self._pending_name = name
         self._calls_in_step += 1
+        k = self._calls_in_step
         self._wait()
+        self._done_k = k
         events = self.mm.events
         events.take()
         try:
@@ -172,7 +209,7 @@ class ThreadTask:
                 ops = loop(mm, state)
                 if self._calls_in_step == 0:
                     raise RuntimeError(f"{wl.name}: a loop step made no syscall or fault; the model clock cannot time it")
-                self._ops += ops
+                self._step_end = (int(ops), self._calls_in_step)
         except _Stop:
             return
         except BaseException:
@@ -199,6 +236,50 @@ class StepCycle:
         self.steps = steps
         self.warmup_steps = warmup_steps
         self.exact = exact
+
+
+def probe_step(workload: Any, mm: Any, task: int = 0) -> tuple[int, int]:
+    """``(ops, calls)`` of the first loop step of ``workload`` run on ``mm`` (a throwaway
+    fork: it is changed), events not recorded: the threads-mode tasks' estimate for crediting
+    their first step per call. Raises ``RuntimeError`` for a step that makes no call."""
+    calls = 0
+
+    class _Counter:
+        def __getattr__(self, name: str) -> Any:
+            value = getattr(mm, name)
+            if name in SYSCALLS and callable(value):
+                def call(*args: Any, **kwargs: Any) -> Any:
+                    nonlocal calls
+                    calls += 1
+                    return value(*args, **kwargs)
+                return call
+            return value
+
+    events = getattr(mm, "events", None)
+    was = events.enabled if events is not None else False
+    if events is not None:
+        events.enabled = False
+    try:
+        state = workload.setup(mm, task)
+        ops = workload.loop(_Counter(), state)
+    finally:
+        if events is not None:
+            events.enabled = was
+    if calls == 0:
+        raise RuntimeError(f"{workload.name}: a loop step made no syscall or fault; the model clock cannot time it")
+    return int(ops), calls
+
+
+def spread_ops(calls: Sequence[Call], ops: int) -> list[Call]:
+    """One loop step's calls with its ``ops`` credited pro rata per call: the ``k``-th of ``n``
+    calls completes ``ops * k // n - ops * (k - 1) // n`` ops, so the step's total is exact
+    and a step of 512 faults after an mmap credits one op per fault (will-it-scale bumps its
+    counter per page, not per step)."""
+    n = len(calls)
+    out = []
+    for k, (name, segs, _) in enumerate(calls, 1):
+        out.append((name, segs, ops * k // n - ops * (k - 1) // n))
+    return out
 
 
 def _signature(calls: list[Call]) -> tuple:
@@ -249,9 +330,7 @@ def record_cycle(workload: Any, mm: Any, *, task: int = 0, max_steps: int | None
         ops = workload.loop(gate, state)
         if not current:
             raise RuntimeError(f"{workload.name}: a loop step made no syscall or fault; the model clock cannot time it")
-        name, segs, _ = current[-1]
-        current[-1] = (name, segs, ops)
-        steps.append(list(current))
+        steps.append(spread_ops(current, int(ops)))
         sigs.append(_signature(current))
         n = len(sigs)
         if n % per_pass:

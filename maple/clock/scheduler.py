@@ -47,13 +47,16 @@ program reports are credited when the call completes.
   ``rwsem_handoff_ns`` (``RWSEM_WAIT_TIMEOUT``) sets the hand-off bit: the next release grants
   it the lock directly and nobody steals meanwhile.
 * ``downgrade`` turns the write owner into a reader and grants the queued readers.
-* A spinner stops spinning and sleeps when another task is queued on its CPU (``need_resched``).
+* A spinner stops spinning and sleeps when another task is queued on its CPU (``need_resched``),
+  at the start of its spin or when a woken task is queued there while it spins.
 
 **Cache lines.** Every rwsem operation writes the lock word: one ``cacheline_ns`` transfer if
 another CPU wrote it last (an acquirer pays it inside its critical section, a releaser right
-after leaving it). Shared mm data (the VMA index, the mm's counters and seqnum) is
-versioned: a locked segment whose CPU has not seen the latest write pays ``cacheline_ns`` per
-shared-data event (``SHARED_DATA_EVENTS``) it does; a write segment makes a new version.
+after leaving it). Shared mm data (the VMA index, the list, the vmacache seqnum): a write
+segment adds the lines it writes (``SHARED_WRITE_EVENTS``) to the mm's count of written
+lines; a locked segment that touches shared data (``SHARED_DATA_EVENTS``) on a CPU pays
+``cacheline_ns`` for each line written elsewhere since that CPU last read the data, at most
+one per shared-data event it does (the lines nobody rewrote are still in its cache).
 
 **TLB shootdowns.** A ``tlb_shootdown`` event costs its profile price plus ``ipi_ns`` for each
 other CPU running the mm (the CPUs the mm's tasks are bound to, as ``mm_cpumask``).
@@ -79,6 +82,12 @@ SHARED_DATA_EVENTS = frozenset({
     "node_walk", "node_write", "node_copy", "gap_update", "mt_dup_node",
     "rb_walk", "rb_insert", "rb_erase", "rb_rotate", "rb_gap_update", "vma_list_update",
     "vmacache_invalidate",
+})
+
+#: the shared-data events that write cache lines (the others only read them)
+SHARED_WRITE_EVENTS = frozenset({
+    "node_write", "node_copy", "gap_update", "mt_dup_node",
+    "rb_insert", "rb_erase", "rb_rotate", "rb_gap_update", "vma_list_update", "vmacache_invalidate",
 })
 
 #: lock context -> the mmap_lock mode it holds (None: not holding mmap_lock)
@@ -113,7 +122,7 @@ class RWSem:
     """State of one ``mmap_lock`` (the scheduler drives it)."""
 
     __slots__ = ("writer", "readers", "waiters", "spinners", "handoff", "nonspinnable",
-                 "word_cpu", "data_version", "seen")
+                 "word_cpu", "lines_written", "seen")
 
     def __init__(self, cpus: int) -> None:
         self.writer: _Task | None = None
@@ -123,8 +132,8 @@ class RWSem:
         self.handoff = False
         self.nonspinnable = False
         self.word_cpu = -1  # CPU that wrote the lock word last
-        self.data_version = 0  # bumped by each write segment of the shared mm data
-        self.seen = [0] * cpus  # per CPU: the data version its cache holds
+        self.lines_written = 0  # shared mm data lines written so far (all CPUs)
+        self.seen = [0] * cpus  # per CPU: ``lines_written`` when it last read the data
 
     def free(self) -> bool:
         return self.writer is None and self.readers == 0
@@ -366,15 +375,21 @@ class Simulation:
         lock = task.lock
         if mode is not None:
             cpu = task.cpu.index
-            lines = 0
+            touched = written = 0
             for name, n in seg.events.items():
                 if name in SHARED_DATA_EVENTS:
-                    lines += n
-            if lines and lock.seen[cpu] != lock.data_version:
-                ns += lines * self.line_ns
-            if mode == "write" and lines:
-                lock.data_version += 1
-            lock.seen[cpu] = lock.data_version
+                    touched += n
+                    if name in SHARED_WRITE_EVENTS:
+                        written += n
+            if touched:
+                # lines other CPUs wrote since this CPU last read the data move here, at most
+                # one per line this segment touches; the rest are still in its cache
+                stale = lock.lines_written - lock.seen[cpu]
+                if stale > 0:
+                    ns += min(stale, touched) * self.line_ns
+                if mode == "write":
+                    lock.lines_written += written
+                lock.seen[cpu] = lock.lines_written
         shoot = seg.events.get("tlb_shootdown")
         if shoot:
             ns += shoot * self.ipi_ns * (self.mm_cpus - 1)
@@ -490,6 +505,14 @@ class Simulation:
             task.state = "ready"
             task.after_run = self._after_wake_deferred(task.after_run)
             cpu.runq.append(task)
+            cur = cpu.current
+            if cur.state == "spinning":
+                # need_resched on the spinner's CPU: rwsem_optimistic_spin gives up and the
+                # writer sleeps in the wait queue, letting the woken task run (it may be the
+                # lock's new owner, granted by a hand-off)
+                cur.lock.spinners.remove(cur)
+                cur.gen += 1  # cancels its spin timeout
+                self._sleep(cur)
 
     def _after_wake_deferred(self, then: Any) -> Any:
         def run(task: _Task) -> None:

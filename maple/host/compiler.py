@@ -1,4 +1,6 @@
-"""Find the system C compiler and build the host harness into a per-user cache.
+"""Find the system C compiler and build the host harness (and the calibration
+microbenchmarks, ``build("micro")``: ``maplebench-micro`` from ``microbench.c`` and the same
+testcase files) into a per-user cache.
 
 The harness and the will-it-scale testcases (``maple/host/csrc/*.c``, package data) are
 compiled on first use into ``$XDG_CACHE_HOME/maplebench/host/<key>/maplebench-wis`` (``~/.cache``
@@ -33,6 +35,13 @@ FLAGS: tuple[str, ...] = ("-O2", "-g", "-Wall", "-pthread")
 #: searched in order when ``$CC`` is unset
 CANDIDATES: tuple[str, ...] = ("cc", "gcc", "clang")
 BINARY = "maplebench-wis"
+#: program -> (binary name, the one C file it has that the others leave out). The harness is
+#: every C file but the microbenchmarks' main; the microbenchmarks are every C file but the
+#: harness's main (they link the same testcase files).
+PROGRAMS: dict[str, tuple[str, str]] = {
+    "harness": (BINARY, "harness.c"),
+    "micro": ("maplebench-micro", "microbench.c"),
+}
 _VERSION_TIMEOUT = 20.0
 _COMPILE_TIMEOUT = 300.0
 
@@ -69,12 +78,14 @@ class Build:
         }
 
 
-def sources() -> dict[str, bytes]:
-    """The shipped C sources (``*.c``, ``*.h`` of ``maple.host.csrc``), by file name."""
+def sources(program: str = "harness") -> dict[str, bytes]:
+    """The shipped C sources of ``program`` (``PROGRAMS``: ``*.c``, ``*.h`` of
+    ``maple.host.csrc`` but the other programs' main files), by file name."""
     folder = resources.files("maple.host") / "csrc"
+    others = {main for name, (_b, main) in PROGRAMS.items() if name != program}
     out: dict[str, bytes] = {}
     for entry in folder.iterdir():
-        if entry.name.endswith((".c", ".h")):
+        if entry.name.endswith((".c", ".h")) and entry.name not in others:
             out[entry.name] = entry.read_bytes()
     if not any(name.endswith(".c") for name in out):
         raise InputError(f"host testcase sources missing from '{folder}' (a broken install?)")
@@ -146,13 +157,14 @@ def _first_error(text: str) -> str:
     return lines[0] if lines else ""
 
 
-def _compile(compiler: Compiler, srcs: dict[str, bytes], flags: tuple[str, ...], target: Path) -> None:
+def _compile(compiler: Compiler, srcs: dict[str, bytes], flags: tuple[str, ...], target: Path,
+             binary: str = BINARY) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="build-", dir=target.parent) as tmp:
         src_dir = Path(tmp)
         for name, data in srcs.items():
             (src_dir / name).write_bytes(data)
-        out = src_dir / BINARY
+        out = src_dir / binary
         argv = [*compiler.command, *flags, "-o", str(out), *sorted(n for n in srcs if n.endswith(".c"))]
         try:
             done = subprocess.run(argv, cwd=src_dir, capture_output=True, text=True,
@@ -166,11 +178,12 @@ def _compile(compiler: Compiler, srcs: dict[str, bytes], flags: tuple[str, ...],
         os.replace(out, target)  # atomic: a concurrent first use sees the old name or a whole binary
 
 
-_built: dict[tuple[str, str, str], Build] = {}
+_built: dict[tuple[str, str, str, str], Build] = {}
 
 
-def build() -> Build:
-    """The compiled harness, building it into the cache on first use.
+def build(program: str = "harness") -> Build:
+    """The compiled ``program`` (``PROGRAMS``: the task harness, or ``"micro"``, the
+    calibration microbenchmarks), building it into the cache on first use.
 
     Raises ``InputError`` (one line) when no compiler is found or compilation fails, naming the
     compiler and the first error line it printed, and off Linux (the harness uses prctl and
@@ -178,17 +191,18 @@ def build() -> Build:
     """
     if not sys.platform.startswith("linux"):
         raise InputError(f"--mm host: needs Linux (prctl, memfd, sched_setaffinity); this is {sys.platform}")
-    memo = (os.environ.get("CC", ""), os.environ.get("PATH", ""), str(cache_root()))
+    binary = PROGRAMS[program][0]
+    memo = (program, os.environ.get("CC", ""), os.environ.get("PATH", ""), str(cache_root()))
     hit = _built.get(memo)
     if hit is not None and hit.binary.is_file():
         return hit
     compiler = find_compiler()
-    srcs = sources()
+    srcs = sources(program)
     key = cache_key(srcs, compiler, FLAGS)
-    target = cache_root() / key / BINARY
+    target = cache_root() / key / binary
     if not (target.is_file() and os.access(target, os.X_OK)):
         try:
-            _compile(compiler, srcs, FLAGS, target)
+            _compile(compiler, srcs, FLAGS, target, binary)
         except OSError as exc:
             raise InputError(f"host build cache '{target.parent}': {exc.strerror or exc}") from None
     result = Build(target, compiler, FLAGS, key)

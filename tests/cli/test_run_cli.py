@@ -245,7 +245,7 @@ def test_default_run_completes(tmp_path):
     run = load_run(Path(proc.stdout.strip()))
     df = run.samples
     assert len(df) == 2 * 2 * len(run.meta["options"]["procs"]) * 5
-    assert run.meta["options"]["warmup_samples"] == 2  # the model clock's 2 ms of 1 ms windows
+    assert run.meta["options"]["warmup_samples"] == 1  # the model clock's 2 ms warm-up: one 2 ms window
 
 
 # ---------------------------------------------------------------------------- issue 12: crashes

@@ -136,3 +136,13 @@ def test_same_inputs_same_trajectory():
         sim = Simulation(prof, [CycleProgram(mixed) for _ in range(6)], cpus=4, smt=2)
         runs.append(_rates(sim, 3))
     assert runs[0] == runs[1]
+
+
+def test_cache_lines_charged_for_lines_written_elsewhere_not_lines_read():
+    """Each call writes 1 shared line and reads 9 more (node walks, free here): the next owner
+    on the other CPU fetches the 1 line the last owner wrote (and the lock word), not all 10."""
+    prof = flat_profile({"syscall": 200.0, "node_write": 1000.0, "node_walk": 0.0}, cacheline_ns=50.0)
+    call = ("brk", [Segment("none", None, {"syscall": 1}), Segment("write", None, {"node_write": 1, "node_walk": 9})], 1)
+    sim = Simulation(prof, [CycleProgram([call]) for _ in range(2)], cpus=8)
+    total = _rates(sim)[-1][0]
+    assert total == pytest.approx(MS / 1100.0, abs=2)  # 1000 work + 50 (one line) + 50 (lock word)

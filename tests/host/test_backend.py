@@ -173,7 +173,7 @@ def test_host_cells_sample_real_seconds_under_the_model_clock(host_build):
     """--clock model's interval is virtual; host cells take the real host_interval instead."""
     config = RunConfig(workloads=["brk1"], mms=["host"], modes=["processes"], procs=[1], samples=2,
                        clock="model", host_interval=0.05, host_warmup=0.05)
-    assert config.interval == 0.001 and config.timing("host") == (1, 0.05)
+    assert config.interval == 0.002 and config.timing("host") == (1, 0.05)
     writer = ListWriter()
     run = Runner(config, writer)
     assert run.run() == "complete", run.error
