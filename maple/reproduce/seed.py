@@ -157,6 +157,7 @@ def measure(
     from maple.bench.runner import RunConfig, Runner
 
     out: Measurements = {}
+    model = settings.clock == "model"  # the modeled machine's options mean nothing to wall time
     for group in plan:
         config = RunConfig(
             workloads=[group.workload],
@@ -168,10 +169,10 @@ def measure(
             interval=settings.interval,
             deterministic=False,
             clock=settings.clock,
-            cpus=settings.cpus,
-            smt=settings.smt,
-            profile=settings.profile,
-            jobs=settings.jobs,
+            cpus=settings.cpus if model else None,
+            smt=settings.smt if model else 1,
+            profile=settings.profile if model else None,
+            jobs=settings.jobs if model else 1,
             layout=settings.layout,
         )
         writer = _MemoryWriter()
