@@ -8,6 +8,7 @@ import sys
 import time
 
 import click
+from pathlib import Path
 
 
 def _stats(errs: list[float]) -> str:
@@ -60,11 +61,15 @@ def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, inter
         if n not in TESTCASES:
             raise InputError(f"--workloads '{n}': no host testcase (known: {', '.join(TESTCASES)})")
     if out is not None:
-        from pathlib import Path
-
         parent = Path(out).resolve().parent
         if not parent.is_dir():
             raise InputError(f"--out '{out}': folder {parent} does not exist")
+        probe = Path(out).with_name(Path(out).name + ".tmp")  # where the profile will be written
+        try:  # refused now, not after minutes of measuring
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise InputError(f"--out '{out}': cannot be written ({exc.strerror or exc})") from None
     from maple.bench import sysinfo
     from maple.bench.runner import default_layout
 
@@ -97,7 +102,8 @@ def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, inter
     provenance["scheduler_measured"] = {k: f"maplebench-micro -b {cal.SCHED_BENCHES[k]}" for k in sched}
     prior_profile = CostProfile(prior_profile.name, prior_profile.costs, {**prior_profile.sched, **sched},
                                 prior_profile.provenance)
-    fit = cal.fit_profile([b.measurement() for b in fitted], prior_profile, provenance=provenance)
+    name = Path(out).stem if out is not None else "default"  # meta.json records the profile by name
+    fit = cal.fit_profile([b.measurement() for b in fitted], prior_profile, name=name, provenance=provenance)
     echo("\nscheduler parameters: " + ", ".join(f"{k} {v:g}" for k, v in fit.profile.sched.items()))
     echo("\nfitted costs (ns):")
     for e in fit.free:

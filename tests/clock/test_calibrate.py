@@ -75,3 +75,21 @@ def test_events_per_op_averages_a_cycle():
 def test_split_half_is_by_testcase():
     fit, held = split_half(["brk1 processes 1", "brk2 threads 1", "mmap1 processes 2"], ["brk1", "brk2", "mmap1"])
     assert fit == ["brk1 processes 1", "mmap1 processes 2"] and held == ["brk2 threads 1"]
+
+
+def test_calibrate_refuses_an_unwritable_out_before_measuring(capsys, tmp_path, monkeypatch):
+    """A new user waited 1 min 45 s of measurements for `--out /proc/nope.json` to fail on
+    its temporary name; it is one line now, before anything is measured, naming the value."""
+    from cli_helpers import run_cli
+
+    from maple.clock import calibrate as cal
+
+    def measured(*a, **k):
+        raise AssertionError("measured before refusing --out")
+
+    monkeypatch.setattr(cal, "measure_benches", measured)
+    code, _, err = run_cli(capsys, "calibrate", "--out", "/proc/nope.json")
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("maplebench: error: --out '/proc/nope.json': cannot be written")
+    code, _, err = run_cli(capsys, "calibrate", "--out", str(tmp_path / "missing" / "p.json"))
+    assert code == 2 and "does not exist" in err and not (tmp_path / "missing").exists()
