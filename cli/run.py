@@ -93,15 +93,17 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     "run",
     epilog=(
         f"Defaults: --procs {_DEFAULT_PROCS} (mmtests' 2..2*CPUs; {_NCPU} CPUs here), "
-        f"--samples {SAMPLES} (will-it-scale's runtest.py), --warmup {WARMUP:g} "
-        f"(will-it-scale discards 6 one-second samples), --interval {INTERVAL:g}: about two "
-        "minutes for `maplebench run brk1` on two cores. --quick: --procs 2 --samples 3 "
-        "--warmup 0.2 --interval 0.1 (options given explicitly still win).\n\n"
+        f"--samples {SAMPLES} (will-it-scale's runtest.py). --quick: --procs 2 --samples 3 and "
+        "shorter windows (options given explicitly still win).\n\n"
         f"Under --clock model (the default) --interval and --warmup are virtual seconds "
         f"(defaults {MODEL_INTERVAL:g} and {MODEL_WARMUP:g}; --quick: {MODEL_QUICK['interval']:g} "
-        f"and {MODEL_QUICK['warmup']:g}) and throughput is simulated kernel time on --cpus "
+        f"and {MODEL_QUICK['warmup']:g}; `maplebench run brk1` takes about a second) and "
+        "throughput is simulated kernel time on --cpus "
         "modeled CPUs: threads mode is not GIL-bound there, its tasks run in parallel in "
-        "virtual time and contend on the modeled mmap_lock. Under --clock wall, threads mode "
+        "virtual time and contend on the modeled mmap_lock. Under --clock wall a run "
+        f"has will-it-scale's --warmup {WARMUP:g} and --interval {INTERVAL:g} seconds (--quick: "
+        f"{QUICK['warmup']:g} and {QUICK['interval']:g}; about two minutes for `maplebench run "
+        "brk1 --clock wall` on two cores), and threads mode "
         "is GIL-bound on standard CPython: the tasks interleave under the GIL instead of "
         "running in parallel, so threads-mode throughput does not scale with tasks (on a "
         "free-threaded interpreter they run in parallel; meta.json records gil_enabled).\n\n"
@@ -126,9 +128,11 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 @click.option("--samples", type=int, default=None, metavar="N",
               help=f"Measured samples per cell. [default: {SAMPLES}]")
 @click.option("--warmup", type=float, default=None, metavar="SECONDS",
-              help=f"Warm-up discarded per cell. [default: {WARMUP:g}]")
+              help=f"Warm-up discarded per cell. [default: {MODEL_WARMUP:g} virtual s under --clock "
+                   f"model, {WARMUP:g} s under --clock wall]")
 @click.option("--interval", type=float, default=None, metavar="SECONDS",
-              help=f"Sampling interval. [default: {INTERVAL:g}]")
+              help=f"Sampling interval. [default: {MODEL_INTERVAL:g} virtual s under --clock model, "
+                   f"{INTERVAL:g} s under --clock wall]")
 @click.option("--name", default=None, help="Run name (folder under --out). [default: WORKLOADS-DATE-TIME]")
 @click.option("--out", default="results", show_default=True, metavar="DIR",
               help="Folder that holds run folders (or, without --name, an existing run folder "
