@@ -93,8 +93,10 @@ class Settings:
     cpus: int | None = CPUS
     smt: int = SMT
     samples: int = 3
+    #: the model clock's run defaults (``maple.bench.runner.DEFAULT_TIMES``): 2 ms windows
+    #: hold whole rounds of every workload up to 320 tasks on 144 CPUs (docs/clock.md)
     warmup: float = 0.002
-    interval: float = 0.001
+    interval: float = 0.002
     profile: str | None = None
     jobs: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     layout: str | None = None
