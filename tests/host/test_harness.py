@@ -96,17 +96,20 @@ def test_syscalls_per_op_match_the_simulation(host_build, tmp_path, name, mode):
     assert ops > 0
     diff = {k: c2.get(k, 0) - c1.get(k, 0) for k in set(c1) | set(c2)}
     vma_calls = ("brk", "mmap", "munmap", "mprotect", "mremap")
-    host = {k: diff[k] / ops for k in vma_calls if diff.get(k)}
     wl = workloads.get(name)
     sim = deterministic_counters(wl, make_mm("maple", layout=default_layout()), mode, 1)
-    assert sum(host.values()) == pytest.approx(sim["syscalls_per_op"])
-    for syscall in ("brk", "mmap", "munmap"):
-        assert host.get(syscall, 0.0) == pytest.approx(sim[f"{syscall}_calls_per_op"]), syscall
-    assert set(host) <= {"brk", "mmap", "munmap"}
+    # Per VMA syscall, the extra ops' calls are the simulated testcase's, to one call: under
+    # load, malloc1-threads once showed one call more over a 40-op difference (glibc's, outside
+    # the loop), while a syscall in the loop would be off by ~ops.
+    for syscall in vma_calls:
+        want = sim.get(f"{syscall}_calls_per_op", 0.0) * ops
+        assert abs(diff.get(syscall, 0) - want) <= 1, (syscall, diff.get(syscall, 0), want)
+    assert sum(diff.get(k, 0) for k in vma_calls) == pytest.approx(sim["syscalls_per_op"] * ops, abs=1)
+    host = {k: round(diff[k] / ops, 6) for k in vma_calls if abs(diff.get(k, 0)) > 1}
     # Nothing else scales with the ops: the harness's own waiting (wait4, poll, futex, ...)
-    # varies by a call or two with timing, a syscall in the loop would differ by ~ops.
-    others = {k: d for k, d in diff.items() if k not in vma_calls and abs(d) > 2}
+    # varies with timing (more under load), a syscall in the loop would differ by ~ops.
+    others = {k: d for k, d in diff.items() if k not in vma_calls and abs(d) >= max(3, ops // 4)}
     assert not others, others
     expected = {"brk1": {"brk": 1.0}, "brk2": {"brk": 1.0}}.get(
         name, {"mmap": 1 / PAGES, "munmap": 1 / PAGES} if name.startswith("page_fault") else {"mmap": 1.0, "munmap": 1.0})
-    assert host == pytest.approx(expected)
+    assert host == pytest.approx(expected, abs=1 / ops)

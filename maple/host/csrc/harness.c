@@ -108,32 +108,6 @@ void wis_fail(const char *what)
 	_exit(EXIT_FAILED);
 }
 
-unsigned long wis_page_size(void)
-{
-	return (unsigned long)sysconf(_SC_PAGESIZE);
-}
-
-int wis_task_file(unsigned long size)
-{
-	const char *dir = getenv("TMPDIR");
-	char path[4096];
-	int fd;
-
-	if (dir == NULL || *dir == '\0')
-		dir = "/tmp";
-	if ((size_t)snprintf(path, sizeof(path), "%s/willitscale.XXXXXX", dir) >= sizeof(path)) {
-		errno = ENAMETOOLONG;
-		wis_fail("mkstemp");
-	}
-	fd = mkstemp(path);
-	if (fd < 0)
-		wis_fail("mkstemp");
-	if (ftruncate(fd, (off_t)size) != 0)
-		wis_fail("ftruncate");
-	unlink(path);
-	return fd;
-}
-
 static wis_counter *counter_of(long task)
 {
 	return (wis_counter *)(area + (task + 1) * CACHELINE);
