@@ -41,6 +41,7 @@ from maple.linux import VM_GROWSDOWN, vm_end_gap, vm_start_gap
 from maple.mm.events import EventRecorder
 from maple.tree import ULONG_MAX, EntryExists, InvalidArgument, MapleTree, MaState, NoSpace
 from maple.tree.constants import ARANGE64_SLOTS, RANGE64_MIN_SLOTS, RANGE64_SLOTS
+from maple.tree.tree import extend_null
 
 __all__ = ["MapleVmaIndex", "LINES_PER_NODE"]
 
@@ -356,17 +357,8 @@ class MapleVmaIndex:
             return SPANNING, 0
         o = bisect_left(piv, index)
         oe = o if last <= piv[o] else bisect_left(piv, last, o)
-        if entry is None:  # mas_wr_extend_null
-            if sl[o] is None:
-                index = piv[o - 1] + 1 if o else lmin
-            elif o and index == piv[o - 1] + 1 and sl[o - 1] is None:
-                o -= 1
-                index = piv[o - 1] + 1 if o else lmin
-            if sl[oe] is None:
-                last = piv[oe]
-            elif last == piv[oe] and oe + 1 < len(sl) and sl[oe + 1] is None:
-                oe += 1
-                last = piv[oe]
+        if entry is None:  # mas_wr_extend_null, the tree's own
+            o, oe, index, last = extend_null(piv, sl, o, oe, index, last, lmin)
             # mas_is_span_wr, as MapleTree._store decides it (the same rule, read before the
             # store): a NULL reaching the end of any leaf but the last is a spanning store
             if last == lmax and last != ULONG_MAX:

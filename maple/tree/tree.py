@@ -48,6 +48,26 @@ _ARANGE_MIN = ARANGE64_MIN_SLOTS + 1  # fewest children a non-root arange64 node
 _WHOLE_LEAF_LINES = (NODE_WRITE_LINES,) * RANGE64_SLOTS  # an iteration reads the whole leaf
 
 
+def extend_null(
+    piv: list[int], sl: list[Any], o: int, oe: int, index: int, last: int, lmin: int
+) -> tuple[int, int, int, int]:
+    """``mas_wr_extend_null``: a NULL written over slots ``o..oe`` of a leaf (pivots ``piv``,
+    slots ``sl``, lowest index ``lmin``) swallows the empty runs next to it. Returns the
+    widened ``(o, oe, index, last)``. Shared by the write path and read-only classifiers of
+    a store (the mm's ``mas_wr_store_type`` peek)."""
+    if sl[o] is None:
+        index = piv[o - 1] + 1 if o else lmin
+    elif o and index == piv[o - 1] + 1 and sl[o - 1] is None:
+        o -= 1
+        index = piv[o - 1] + 1 if o else lmin
+    if sl[oe] is None:
+        last = piv[oe]
+    elif last == piv[oe] and oe + 1 < len(sl) and sl[oe + 1] is None:
+        oe += 1
+        last = piv[oe]
+    return o, oe, index, last
+
+
 def check_index(value: Any, name: str = "index") -> int:
     """Return ``value`` as an index in ``0 .. ULONG_MAX`` or raise InvalidArgument naming it."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -670,17 +690,7 @@ class MapleTree:
         lmin = leaf.min
         oe = o if last <= rmax else bisect_left(piv, last, o)
         if entry is None:
-            # mas_wr_extend_null: swallow the empty neighbours into the write
-            if old is None:
-                index = piv[o - 1] + 1 if o else lmin
-            elif o and index == piv[o - 1] + 1 and sl[o - 1] is None:
-                o -= 1
-                index = piv[o - 1] + 1 if o else lmin
-            if sl[oe] is None:
-                last = piv[oe]
-            elif last == piv[oe] and oe + 1 < len(sl) and sl[oe + 1] is None:
-                oe += 1
-                last = piv[oe]
+            o, oe, index, last = extend_null(piv, sl, o, oe, index, last, lmin)
             # mas_is_span_wr: a NULL written up to the end of a leaf other than the last is a
             # spanning store (only the rightmost leaf may end in NULL), so it is rebalanced with
             # what follows. Hence no leaf's first slot continues an empty run from its left
