@@ -31,7 +31,7 @@ from pathlib import Path
 
 from maple.bench import stats
 from maple.bench.compare import COUNTERS_TITLE, Column, NoCommonOperations, Table, compare_columns
-from maple.bench.results import META, Run, load_run
+from maple.bench.results import META, Run, load_run, replace_folder
 from maple.errors import InputError
 
 DEFAULT_THRESHOLD = 5.0
@@ -315,7 +315,6 @@ def update_baseline(current: str | os.PathLike[str], baseline: str | os.PathLike
         raise InputError(f"--baseline '{dst}': cannot create '{parent}': {exc.strerror}") from None
     tag = uuid.uuid4().hex[:8]
     tmp = parent / f".{dst.name}.new-{tag}"
-    old = parent / f".{dst.name}.old-{tag}"
     try:
         tmp.mkdir(mode=0o755)
         for item in sorted(src.iterdir()):
@@ -325,16 +324,7 @@ def update_baseline(current: str | os.PathLike[str], baseline: str | os.PathLike
                 shutil.copytree(item, tmp / item.name)
             else:
                 shutil.copy2(item, tmp / item.name)
-        if dst.exists():
-            os.rename(dst, old)
-            try:
-                os.rename(tmp, dst)
-            except BaseException:
-                os.rename(old, dst)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, dst)
+        replace_folder(tmp, dst)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise InputError(f"--baseline '{dst}' could not be written: {exc.strerror or exc}") from None

@@ -240,18 +240,14 @@ def has_complete_run(folder: Path) -> bool:
 def _exchange(a: Path, b: Path) -> None:
     """Swap two directory entries atomically (Linux renameat2 RENAME_EXCHANGE), else by three
     renames (the old entry is set aside first and put back if the second rename fails)."""
-    fn = None
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):
-        fn = None
-    if fn is not None:
-        import ctypes
-
-        if fn(-100, os.fsencode(a), -100, os.fsencode(b), 2) == 0:  # AT_FDCWD, RENAME_EXCHANGE
+        renameat2 = None
+    if renameat2 is not None:
+        if renameat2(-100, os.fsencode(a), -100, os.fsencode(b), 2) == 0:  # AT_FDCWD, RENAME_EXCHANGE
             return
         err = ctypes.get_errno()
         if err not in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
@@ -264,6 +260,16 @@ def _exchange(a: Path, b: Path) -> None:
         os.rename(aside, b)
         raise
     os.rename(aside, a)
+
+
+def replace_folder(new: Path, dst: Path) -> None:
+    """Put the complete folder ``new`` at ``dst`` in one step: swapped with what ``dst`` holds
+    (``_exchange``), which is then removed; a plain rename when ``dst`` does not exist."""
+    if not dst.exists():
+        os.rename(new, dst)
+        return
+    _exchange(new, dst)
+    shutil.rmtree(new, ignore_errors=True)  # now the previous content of dst
 
 
 # --------------------------------------------------------------------------- writing
@@ -387,8 +393,7 @@ class RunWriter:
         """Put a finished replacement run where it belongs (see the class docstring)."""
         base = self._absolute()
         if status == "complete":
-            _exchange(self.path, base)
-            shutil.rmtree(self.path, ignore_errors=True)  # the replaced run, now at the side name
+            replace_folder(self.path, base)  # the replaced run goes
             self.path = self.folder
         else:
             stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime())
