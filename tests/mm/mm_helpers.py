@@ -56,3 +56,12 @@ def check(mm) -> None:
         assert index.next_vma(prev) is None
         assert index.find_vma(prev.end) is None
         assert index.find_vma_prev(prev.end) == (None, prev)
+
+
+def total(segments) -> dict[str, int]:
+    """Events of recorded segments (``mm.events.take()``) summed over lock contexts."""
+    out: dict[str, int] = {}
+    for seg in segments:
+        for name, n in seg.events.items():
+            out[name] = out.get(name, 0) + n
+    return out

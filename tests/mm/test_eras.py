@@ -10,15 +10,7 @@ import pytest
 
 from maple.errors import InputError
 from maple.mm import KINDS, MAP_GROWSDOWN, PROT_READ, Era, SegmentationFault, make_mm
-from mm_helpers import ANON, BASE, FIXED, P, RW
-
-
-def total(segments) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for seg in segments:
-        for name, n in seg.events.items():
-            out[name] = out.get(name, 0) + n
-    return out
+from mm_helpers import BASE, FIXED, P, RW, total
 
 
 def brk_events(kind: str, mode: str):

@@ -5,17 +5,9 @@ from __future__ import annotations
 import pytest
 
 from maple.mm import EVENTS, KINDS, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, File, make_mm
-from mm_helpers import ANON, BASE, FIXED, P, RW
+from mm_helpers import ANON, BASE, FIXED, P, RW, total
 
 ERAS = tuple(KINDS)
-
-
-def total(segments) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for seg in segments:
-        for name, n in seg.events.items():
-            out[name] = out.get(name, 0) + n
-    return out
 
 
 def ctxs(segments) -> list[str]:
