@@ -393,7 +393,8 @@ def deterministic_counters(
     share nothing with the others, so every task's counts are the same; the pass runs
     ``simulate_tasks`` (default 1) of them in this thread on their own forks.
     Threads mode: ``tasks`` real threads on ``start_mm`` itself (so per-thread state such as
-    the legacy vmacache stays per thread), handing the turn on through semaphores.
+    the legacy vmacache stays per thread), handing the turn on through semaphores, after
+    ``maple.mm.history.start_task_threads`` gave each its glibc thread stack.
     """
     spl = workload.steps_per_loop
     warm = workload.det_warmup_loops * spl
@@ -420,6 +421,9 @@ def deterministic_counters(
                 total_before[k] = total_before.get(k, 0) + b.get(k, 0)
         return _per_op(total_before, total_after, ops)
     if mode == "threads":
+        from maple.mm.history import start_task_threads
+
+        start_task_threads(start_mm, tasks)  # the task threads' stacks, as pthread_create
         return _lockstep_threads(workload, start_mm, tasks, warm, steps)
     raise InputError(f"unknown mode '{mode}'")
 

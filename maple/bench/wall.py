@@ -124,6 +124,9 @@ class TimedPass(CounterSampler):
             os.close(self.err_w)
             self.err_w = -1
         elif self.mode == "threads":
+            from maple.mm.history import start_task_threads
+
+            start_task_threads(self.start_mm, self.tasks)  # glibc's pthread_create per task
             for task in range(self.tasks):
                 t = threading.Thread(target=self._thread, args=(task,), name=f"task-{task}", daemon=True)
                 self.threads.append(t)

@@ -92,6 +92,9 @@ class ModelPass:
             self._independent = scheduler.IndependentTasks(
                 self.profile, self.cycle.calls, self.tasks, cpus=self.cpus, smt=self.smt)
         elif self.mode == "threads":
+            from maple.mm.history import start_task_threads
+
+            start_task_threads(mm, self.tasks)  # glibc's pthread_create per task, unrecorded
             if hasattr(mm, "users"):
                 mm.users = self.tasks
             estimate = _first_step(self.workload, mm)

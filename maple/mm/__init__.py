@@ -100,7 +100,15 @@ def make_mm(kind: str, *, layout: str | None = None, index=None, rules: str | No
 
 
 def load_layout(mm: MM, layout: str) -> None:
-    """Populate an empty ``mm`` with the VMAs of ``layout`` (name or maps text)."""
+    """Populate an empty ``mm`` with the VMAs of ``layout`` (name or maps text); a history
+    layout (``maple.mm.history``) is built by replaying execve and the recorded calls."""
+    from maple.mm.layout import is_history_layout
+
+    if is_history_layout(layout):
+        from maple.mm.history import build_history
+
+        build_history(mm, layout)
+        return
     built = build_vmas(parse_maps(layout_text(layout)))
     mm.populate(built.vmas, start_brk=built.start_brk, brk=built.brk, start_stack=built.start_stack,
                 mmap_base=built.mmap_base, arch=built.arch, gate=built.gate, mmap_legacy=built.legacy)

@@ -43,7 +43,7 @@ from maple.linux import (
 from maple.mm.arch import ARCHES, X86_64, Arch
 from maple.mm.vma import VMA, AnonVma, File
 
-__all__ = ["MapsEntry", "parse_maps", "layouts", "layout_text", "build_vmas", "detect_arch", "initial_brk"]
+__all__ = ["MapsEntry", "parse_maps", "layouts", "is_history_layout", "layout_text", "build_vmas", "detect_arch", "initial_brk"]
 
 _LINE = re.compile(
     r"^([0-9a-fA-F]+)-([0-9a-fA-F]+)\s+([r-][w-][x-][ps])\s+([0-9a-fA-F]+)\s+"
@@ -102,15 +102,28 @@ def parse_maps(text: str) -> list[MapsEntry]:
 
 
 def layouts() -> list[str]:
-    """Names of the built-in layouts."""
+    """Names of the built-in layouts: maps layouts (``*.maps``) and history layouts
+    (``*.history.gz``, :mod:`maple.mm.history`)."""
+    from maple.mm.history import history_layouts
+
     folder = resources.files("maple.mm") / "layouts"
-    return sorted(p.name[: -len(".maps")] for p in folder.iterdir() if p.name.endswith(".maps"))
+    maps = [p.name[: -len(".maps")] for p in folder.iterdir() if p.name.endswith(".maps")]
+    return sorted(maps + history_layouts())
+
+
+def is_history_layout(layout: str) -> bool:
+    """Whether ``layout`` names a built-in history layout (built by replay, not from maps)."""
+    from maple.mm.history import history_layouts
+
+    return "\n" not in layout and layout in history_layouts()
 
 
 def layout_text(layout: str) -> str:
     """The maps text of a built-in layout name, or ``layout`` itself if it is maps text."""
     if "\n" in layout or _LINE.match(layout):
         return layout
+    if is_history_layout(layout):
+        raise InputError(f"layout {layout!r}: a history layout has no maps text; build it with make_mm")
     if layout not in layouts():
         raise InputError(f"layout {layout!r}: not a built-in layout ({', '.join(layouts())}) nor /proc/PID/maps text")
     return (resources.files("maple.mm") / "layouts" / f"{layout}.maps").read_text()

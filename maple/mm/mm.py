@@ -38,6 +38,7 @@ from maple.linux import (
     MAP_NORESERVE,
     MAP_PRIVATE,
     MAP_SHARED,
+    MAP_STACK,
     MAP_TYPE,
     MAX_MAP_COUNT,
     MMAP_MIN_ADDR,
@@ -60,6 +61,7 @@ from maple.linux import (
     VM_MAYREAD,
     VM_MAYSHARE,
     VM_MAYWRITE,
+    VM_NOHUGEPAGE,
     VM_NORESERVE,
     VM_READ,
     VM_SHARED,
@@ -500,6 +502,38 @@ class MM:
         finally:
             lock.up_write()
 
+    def insert_vm_struct(self, vma: VMA) -> None:
+        """``insert_vm_struct``: link a VMA the kernel builds itself, not through mmap (the
+        initial stack of ``__bprm_mm_init``, ``_install_special_mapping``'s ``[vdso]`` and
+        ``[vvar]``). Raises ``MMError`` (ENOMEM) when the range is in use. Used by
+        ``maple.mm.history`` to replay execve."""
+        lock = self.mmap_lock
+        lock.down_write()
+        try:
+            if self._index.find_vma_intersection(vma.start, vma.end) is not None:
+                raise MMError(ENOMEM, f"insert_vm_struct: {vma.start:#x}-{vma.end:#x} is in use")
+            if self._vma_locks:
+                self._vma_start_write(vma)
+            self._index.insert(vma)
+            self._map_count += 1
+            self._vmas_allocated += 1
+            if vma.file is not None:
+                vma.file.mapcount += 1
+        finally:
+            self._mm_lock_seq += 1
+            lock.up_write()
+
+    def set_layout_fields(self, *, start_brk: int, mmap_base: int, start_stack: int,
+                          arch: Arch | None = None, gate: VMA | None = None) -> None:
+        """What ``setup_new_exec`` (``arch_pick_mmap_layout``: ``mmap_base``) and
+        ``load_elf_binary`` (``start_brk = brk``, ``start_stack``) set for a new image."""
+        self.mmap_base = mmap_base
+        self.start_brk = self._brk = start_brk
+        self.start_stack = start_stack
+        if arch is not None:
+            self.arch = arch
+        self.gate = gate
+
     # ------------------------------------------------------------------ syscalls
     # Each syscall spells out its lock prologue: one shared helper (getattr/setattr counter)
     # measured +3% to +24% per brk pair, and brk is a hot path.
@@ -803,6 +837,8 @@ class MM:
         vm_flags = prot | _MAY
         if flags & MAP_GROWSDOWN:
             vm_flags |= VM_GROWSDOWN
+        if flags & MAP_STACK and self.rules == "current":
+            vm_flags |= VM_NOHUGEPAGE  # calc_vm_flag_bits, 6.7+: a thread stack never merges with plain anon
         if flags & MAP_LOCKED:
             vm_flags |= VM_LOCKED
         if flags & MAP_NORESERVE:

@@ -64,7 +64,9 @@ _RESULT = re.compile(r"^(?P<val>0x[0-9a-fA-F]+|-?\d+|\?)(?:\s+(?P<err>[A-Z][A-Z0
 _EQUALS = re.compile(r"\)\s*= ")
 _RESUMED = re.compile(r"^<\.\.\. (?P<name>\w+) resumed>\s?(?P<rest>.*)$")
 _CALL = re.compile(r"^(?P<name>\w+)\((?P<rest>.*)$")
-_FD = re.compile(r"^(-?\d+)(?:<(.*)>)?$")
+#: an fd argument, with ``-y`` its path; strace 6.x appends ``(deleted)`` after the ``>`` of an
+#: unlinked file (a memfd): the name is then the path as /proc/PID/maps prints it
+_FD = re.compile(r"^(-?\d+)(?:<(.*)>(\(deleted\))?)?$")
 _CLONE_FLAGS = re.compile(r"flags=([A-Za-z0-9_|]+)")
 #: strace's own notices: ``strace: Process 5600 attached`` (any path before ``strace:``, to the
 #: end of the physical line) and bracketed ones such as ``[ Process PID=5600 runs in 32 bit mode. ]``
@@ -226,6 +228,8 @@ class StraceParser:
         if fd < 0:
             return None
         name = m.group(2)
+        if name is not None and m.group(3):
+            name += " (deleted)"
         if name is None:
             name = f"fd{fd}@{pid}#{self.execs.get(pid, 0)}"
         fid = self.file_ids.get(name)
