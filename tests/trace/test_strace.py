@@ -27,6 +27,17 @@ def test_complete_mmap_with_fd_path_and_duration():
     assert tr.files == ["/usr/lib/x86_64-linux-gnu/libdl.so.2"]
 
 
+def test_fd_of_an_unlinked_file_is_named_as_maps_names_it():
+    """strace 6.x prints ``3</memfd:NAME>(deleted)`` for an unlinked file (-y)."""
+    tr = parse(
+        "10936 mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_SHARED, 3</memfd:maplebench-counters>(deleted), 0)"
+        " = 0x7f35f9b2d000\n"
+    )
+    (ev,) = tr.events
+    assert ev[0] == "m" and ev[9] == 0x7F35F9B2D000
+    assert tr.files == ["/memfd:maplebench-counters (deleted)"]
+
+
 def test_fixed_mapping_hex_offset_and_anonymous_fd():
     tr = parse(
         "5323  1795675660.037761 mmap(0x7fce66462000, 1314816, PROT_READ|PROT_EXEC, "
