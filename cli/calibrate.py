@@ -79,7 +79,9 @@ def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, inter
     load0 = os.getloadavg()[0]
     echo(f"load average {load0:.2f}; timing {len(cal.MICROBENCHES)} microbenchmarks and {len(wanted)} testcases "
          f"x {len(cal.CAL_MODES)} modes x 1 task in CPU time (median of {reps})")
-    benches = cal.measure_benches(wanted, layout=layout, reps=reps, min_ms=min_ms, echo=echo)
+    # the model side of the micro's measurements starts from the micro's own recorded history
+    # (cal.MICRO_*_LAYOUT); the host agreement's cells from the harness's (default_layout())
+    benches = cal.measure_benches(wanted, reps=reps, min_ms=min_ms, echo=echo, prior=prior_profile)
     sched = cal.measure_sched(reps=3 * reps, echo=echo)
     fitted = [b for b in benches if b.fits]
     skipped = [b for b in benches if not b.fits]

@@ -11,6 +11,9 @@
   start-up plus ``micro_setup`` (the task file's populate pass, the 3-page region).
 * ``maplebench-micro-threaded``: the same with ``-T`` (the benchmark in a second thread), the
   whole start: ``pthread_create`` and the thread's ``micro_setup`` included.
+* ``maplebench-micro-wis``: ``maplebench-micro -b wis:brk1:threads``, cut before the task
+  thread's ``pthread_create`` (the same point as its processes mode's ``fork``): the state the
+  micro's one-task testcase cells start from.
 
 Needs a C compiler and strace; addresses are this run's (ASLR on). See docs/mm.md "History
 layouts".
@@ -47,6 +50,9 @@ def main() -> int:
         t = record_history([micro, "-b", "getppid", "-r", "1", "-m", "30000000000", *extra], out, settle=0.5,
                            until_thread=False)
         print(f"{out}: {t.meta['history']['cut']} calls to the benchmark loop")
+    out = os.path.join(args.out, "maplebench-micro-wis" + HISTORY_SUFFIX)
+    t = record_history([micro, "-b", "wis:brk1:threads", "-r", "1", "-m", "30000000000"], out, settle=0.5)
+    print(f"{out}: {t.meta['history']['cut']} calls to the task start")
     return 0
 
 

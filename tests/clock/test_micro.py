@@ -89,3 +89,18 @@ def test_microbenchmark_runs_on_the_host(tmp_path, monkeypatch):
         assert len(line.wall_reps) == 1 and line.wall_reps[0] > 0
     with pytest.raises(RuntimeError, match="unknown benchmark"):
         cal.host_timing("nope", reps=1, min_ms=1.0)
+
+
+def test_micro_models_start_from_the_micros_own_history():
+    """brk without -T: the micro never malloc'ed, so each grow makes a VMA of its own (as on
+    the host); with -T the first thread's calloc made [heap] and the pair grows and shrinks
+    it with maple spanning stores (node copies and RCU frees; perf on the host:
+    mas_wr_spanning_store in both), which the prior's costs price above BRK_MT_LIMIT."""
+    from maple.clock.profile import load_profile
+
+    single = cal.micro_events("brk")
+    multi = cal.micro_events("brk", threaded=True)
+    assert single["vma_alloc"] == 1 and "vma_alloc" not in multi
+    assert multi["node_copy"] >= 4 and multi["node_free_rcu"] >= 4
+    host, model = cal.brk_mt_ratios(1000.0, 2580.0, load_profile("prior"))
+    assert host == pytest.approx(2.58) and model > cal.BRK_MT_LIMIT
