@@ -1,6 +1,12 @@
 """Starting address spaces: ``/proc/PID/maps`` text parsed into VMAs.
 
-Built-in layouts are real processes' maps stored as package data (``layouts/*.maps``):
+Two kinds of built-in layouts are package data in ``layouts/``. *History layouts*
+(``*.history.gz``: ``will-it-scale``, the default of will-it-scale cells, and the
+``maplebench-micro*`` ones calibration models) are built by replaying execve and the program's
+recorded strace on the simulated mm, so the VMA index has the shape that history gives it;
+see :mod:`maple.mm.history` (how they were recorded, ``scripts/record_history.py`` to
+regenerate them). *Maps layouts* are real processes' maps (``layouts/*.maps``), populated as a
+final VMA set:
 
 * ``cat``: ``cat /proc/self/maps`` (37 VMAs: executable, heap, locale files, libc, ld.so,
   vvar/vdso, stack);

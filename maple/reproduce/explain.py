@@ -42,7 +42,10 @@ def events_per_op(workload: str, kind: str, mode: str = "processes", *, tasks: i
     if mode == "processes":
         mm = start.fork()
     else:
+        from maple.mm.history import start_task_threads
+
         mm = start
+        start_task_threads(mm, tasks)  # the task threads' stacks, as glibc's pthread_create
         if hasattr(mm, "users"):
             mm.users = tasks
     cycle = record_cycle(wl, mm)
