@@ -69,5 +69,7 @@ def model_task_maps(mode: str, tasks: int) -> str:
 def test_model_start_has_the_host_harness_vmas(host_build, mode, tasks):
     host = shape(host_task_maps(host_build, mode, tasks))
     model = shape(model_task_maps(mode, tasks))
-    assert len(model) == len(host)
-    assert model == host
+    hint = ("the harness's address space no longer matches the recorded will-it-scale layout: "
+            "after changing maple/host/csrc, re-record it with scripts/record_history.py")
+    assert len(model) == len(host), hint
+    assert model == host, hint
