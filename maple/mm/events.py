@@ -47,6 +47,10 @@ EVENTS: dict[str, str] = {
     "mmap_lock_downgrade": "mmap_write_downgrade",
     "vma_lock": "one per-VMA lock acquire + release (lock_vma_under_rcu, vma_end_read)",
     "vma_write_lock": "vma_start_write: one VMA marked write-locked until mmap_write_unlock (6.4+)",
+    # the mmap path
+    "do_mmap": "the mmap syscall's own path, beyond the events it shares with brk: vm_mmap_pgoff, "
+               "security_mmap_file/security_mmap_addr, do_mmap's checks, get_unmapped_area's setup "
+               "(its tree search is node_walk), mmap_region's state, vma_set_page_prot, ksm/khugepaged hooks",
     # VMAs and anon_vmas
     "vma_alloc": "vm_area_alloc (slab alloc + zero of a vm_area_struct)",
     "vma_dup": "vm_area_dup (slab alloc + copy), as in __split_vma and dup_mmap",

@@ -544,6 +544,7 @@ class MM:
         ev = self.events
         if ev.enabled:
             self._record_syscall_entry()
+            ev.add("do_mmap")
         lock.down_write()
         try:
             self._syscalls += 1

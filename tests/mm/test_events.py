@@ -89,6 +89,20 @@ def test_brk_that_creates_a_vma_vs_one_that_expands_in_place(kind):
 
 
 @pytest.mark.parametrize("kind", ERAS)
+def test_do_mmap_is_the_mmap_path_alone(kind):
+    # every mmap call goes through do_mmap, failed or merged ones too; brk, munmap and
+    # mprotect never do (do_brk_flags and do_vmi_munmap are their own paths)
+    mm = recording(kind, layout=None)
+    addr = mm.mmap(BASE, 2 * P, RW, FIXED)
+    mm.mmap(addr + 2 * P, P, RW, FIXED)  # merges with the first
+    assert total(mm.events.take())["do_mmap"] == 2
+    mm.mprotect(addr, P, PROT_READ)
+    mm.munmap(addr, 3 * P)
+    mm.brk(mm.brk(0) + P)
+    assert "do_mmap" not in total(mm.events.take())
+
+
+@pytest.mark.parametrize("kind", ERAS)
 def test_munmap_segments_write_then_downgraded_read(kind):
     mm = recording(kind, layout=None)
     addr = mm.mmap(BASE, 8 * P, RW, FIXED)  # alone in its 2 MiB: its page table goes too
