@@ -1586,9 +1586,9 @@ class MM:
         entries = 1
         if cow:
             fc.cow_faults += 1
-            mapped = 1
-        elif (
-            pmd_none
+        if (
+            not cow
+            and pmd_none
             and nr == _PTRS_PER_PTE
             and (vpn & -_PTRS_PER_PTE) >= vma.start >> PAGE_SHIFT
             and (vpn & -_PTRS_PER_PTE) + _PTRS_PER_PTE <= vma.end >> PAGE_SHIFT
@@ -1606,7 +1606,7 @@ class MM:
                 self._ptables.add(table)  # pte_alloc
                 new_table = True
             mapped = 1
-            if nr > 1 and era.fault_maps_folio:
+            if nr > 1 and not cow and era.fault_maps_folio:
                 idx = page - head
                 vma_off = page - vma.pgoff
                 pte_off = vpn & (_PTRS_PER_PTE - 1)
