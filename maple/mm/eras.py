@@ -60,6 +60,10 @@ class Era:
     ``readahead_pages``: the backing device's readahead window (``bdi->ra_pages``, pages): a
     property of the machine, not of the kernel; measured on this host (``read_ahead_kb`` 8192
     of the root disk, ``docs/eras/current.md``).
+    ``thp_align_files``: mmap places a regular file's mapping (without a hint that fits) so
+    that it is 2 MiB-congruent with its file offset, ext4's ``thp_get_unmapped_area`` (for
+    non-DAX files since v5.18, "mm/readahead: Align file mappings for non-DAX"); it lets
+    ``do_set_pmd`` map PMD-sized folios. Only ``current`` sets it (see docs/eras/current.md).
     ``max_folio_order``: the largest page-cache folio order (x86-64 ``MAX_PAGECACHE_ORDER`` =
     ``HPAGE_PMD_ORDER`` = 9; ext4's ``EXT4_MAX_PAGECACHE_ORDER`` is the same with 4 KiB
     blocks).
@@ -85,6 +89,7 @@ class Era:
     fault_maps_folio: bool = False
     readahead_pages: int = 2048
     max_folio_order: int = 9
+    thp_align_files: bool = False
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kernel}, {self.date}): {self.summary}"
@@ -118,7 +123,7 @@ CURRENT = Era(
     "large page-cache folios mapped whole by one fault",
     index="maple", rules="current", prealloc="precise", rcu="always", rcu_append_in_place=False,
     side_tree="count", munmap_clear_gfp=True, downgrade_checks_neighbours=False, fork="mt_dup",
-    fault_lock="vma", file_folios=True, fault_maps_folio=True,
+    fault_lock="vma", file_folios=True, fault_maps_folio=True, thp_align_files=True,
 )
 
 #: every era by name, oldest first

@@ -761,9 +761,13 @@ class MM:
 
     # ------------------------------------------------------------------ mmap
 
-    def _get_unmapped_area(self, addr: int, length: int, flags: int) -> int:
+    def _get_unmapped_area(self, addr: int, length: int, flags: int, file: File | None = None,
+                           pgoff: int = 0) -> int:
         """``get_unmapped_area`` / ``arch_get_unmapped_area_topdown`` (x86-64, no hugepages);
-        ``arch_get_unmapped_area`` (bottom-up from ``mmap_base``) for a legacy layout."""
+        ``arch_get_unmapped_area`` (bottom-up from ``mmap_base``) for a legacy layout. In eras
+        with ``Era.thp_align_files`` a regular file's mapping goes through ext4's
+        ``thp_get_unmapped_area``: placed so that ``addr - pgoff * PAGE_SIZE`` is 2 MiB-aligned
+        when it spans an aligned 2 MiB of the file (``__thp_get_unmapped_area``, v6.18)."""
         task_size = self.arch.task_size
         if length > task_size - MMAP_MIN_ADDR:
             raise MMError(ENOMEM, f"mmap: length {length:#x} exceeds the address space")
@@ -771,6 +775,37 @@ class MM:
             if length > task_size - addr:
                 raise MMError(ENOMEM, f"mmap: MAP_FIXED range {addr:#x}+{length:#x} exceeds TASK_SIZE")
             return addr
+        if file is not None and not file.shmem and self.era.thp_align_files:
+            found = self._thp_get_unmapped_area(addr, length, pgoff)
+            if found:
+                return found
+        return self._arch_get_unmapped_area(addr, length)
+
+    def _thp_get_unmapped_area(self, addr: int, length: int, pgoff: int) -> int:
+        """``__thp_get_unmapped_area`` with ``size = PMD_SIZE``: search ``length + PMD_SIZE``
+        and place the mapping at its PMD-congruent offset in the range found (top-down: one
+        PMD up when the range is already congruent). 0: no such placement (the caller falls
+        back to the plain search)."""
+        size = 1 << _PMD_SHIFT
+        off = pgoff << PAGE_SHIFT
+        off_end = off + length
+        off_align = (off + size - 1) & -size
+        if off_end <= off_align or off_end - off_align < size:
+            return 0
+        try:
+            ret = self._arch_get_unmapped_area(addr, length + size)
+        except MMError:
+            return 0
+        if ret == addr:
+            return addr
+        off_sub = (off - ret) & (size - 1)
+        if not self.mmap_legacy and not off_sub:
+            return ret + size
+        return ret + off_sub
+
+    def _arch_get_unmapped_area(self, addr: int, length: int) -> int:
+        """The hint, then the top-down (or legacy bottom-up) search; ENOMEM if nothing fits."""
+        task_size = self.arch.task_size
         index = self._index
         if addr:
             addr = (addr + PAGE_SIZE - 1) & PAGE_MASK
@@ -842,7 +877,7 @@ class MM:
                 if not file.writable:
                     vm_flags &= ~(VM_MAYWRITE | VM_SHARED)
 
-        addr = self._get_unmapped_area(addr, length, flags)
+        addr = self._get_unmapped_area(addr, length, flags, file, pgoff)
         if flags & MAP_FIXED_NOREPLACE and self._index.find_vma_intersection(addr, addr + length) is not None:
             raise MMError(EEXIST, f"mmap: MAP_FIXED_NOREPLACE range {addr:#x}+{length:#x} is in use")
         if file is None:

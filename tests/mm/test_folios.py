@@ -253,3 +253,24 @@ def test_exit_counts_a_pmd_as_one_entry():
     mm.exit()
     ev = total(mm.events.take())
     assert ev["pte_zap"] == 2 and ev["pte_table_free"] == 1
+
+
+@pytest.mark.parametrize("layout", [None, "cat"])
+def test_file_mappings_are_placed_pmd_congruent_with_their_offset(layout):
+    mm = make_mm("current", layout=layout)
+    f = File("/tmp/wis", size=256 * MiB)
+    for pgoff in (0, 1, 511, 512):
+        a = mm.mmap(0, 128 * MiB, RW, MAP_SHARED, f, pgoff)
+        assert (a - pgoff * P) % (2 * MiB) == 0, (hex(a), pgoff)
+    # no aligned 2 MiB of the file inside: the plain search
+    assert mm._thp_get_unmapped_area(0, 2 * MiB, 1) == 0
+    assert mm._thp_get_unmapped_area(0, 2 * MiB, 0) != 0
+    mm.mmap(0, 2 * MiB, RW, MAP_SHARED, f, 1)
+    check(mm)
+
+
+@pytest.mark.parametrize("kind", PER_PAGE)
+def test_older_eras_place_file_mappings_as_before(kind):
+    a, b = make_mm(kind, layout="cat"), make_mm(kind, layout="cat")
+    f = File("/tmp/wis")
+    assert a.mmap(0, 128 * MiB, RW, MAP_SHARED, f) == b.mmap(0, 128 * MiB, RW, MAP_PRIVATE | 0x20)
