@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from maple.linux import MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SHIFT, PAGE_SIZE, PROT_READ, PROT_WRITE
+from maple.linux import MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PAGE_SHIFT, PAGE_SIZE, PROT_READ, PROT_WRITE
 from maple.mm.mm import PTE_WRITE
 from maple.workloads.base import LoopWorkload
 
@@ -51,15 +51,23 @@ class PageTouchLoop(LoopWorkload):
         if addr is None:
             addr = state[1] = mm.mmap(0, MEMSIZE, PROT_READ | PROT_WRITE, self.flags, file, 0)
         fault = mm.fault
-        # the MMU: a page whose writable PTE an earlier fault installed (a whole large folio
-        # mapped at once, era current) is written without a fault (MM.touch, inlined)
-        pte_of = mm.page_table.get
         stop = page + PAGES_PER_STEP
         a = addr + page * PAGE_SIZE
-        for _ in range(PAGES_PER_STEP):
-            if not pte_of(a >> PAGE_SHIFT, 0) & PTE_WRITE:
+        if file is not None and self.flags & MAP_SHARED and mm.era.file_folios:
+            # the MMU: a page whose writable PTE an earlier fault installed (a whole large
+            # folio mapped at once) is written without a fault (MM.touch, inlined); a private
+            # write copies one page per fault, so only shared file mappings get here
+            pte_of = mm.page_table.get
+            for _ in range(PAGES_PER_STEP):
+                if not pte_of(a >> PAGE_SHIFT, 0) & PTE_WRITE:
+                    fault(a, write=True)
+                a += PAGE_SIZE
+        else:
+            # a fault maps only the page faulted on, and each page is written once per pass:
+            # every write faults
+            for _ in range(PAGES_PER_STEP):
                 fault(a, write=True)
-            a += PAGE_SIZE
+                a += PAGE_SIZE
         if stop >= PAGES:
             mm.munmap(addr, MEMSIZE)
             state[1] = None
