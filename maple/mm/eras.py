@@ -4,7 +4,8 @@ An ``Era`` is a small policy object: the syscall layer (``maple.mm.mm.MM``) and 
 index consult it at the few branch points where the kernels differ -- brk shrinking the heap
 in place or through munmap, how tree writes get their nodes (on demand, worst-case or precise
 preallocation), when the VMA tree is in RCU mode, how munmap's detached side tree holds the
-doomed VMAs, how fork copies the tree, and which lock a page fault takes. Everything else is
+doomed VMAs, how fork copies the tree, which lock a page fault takes, and how large the
+page-cache folios a file fault finds are and how much of one it maps. Everything else is
 one implementation, so two eras differ in the cost events they record only because their
 code paths differ (docs/eras/ has one page per era with the kernel commits).
 
@@ -48,6 +49,24 @@ class Era:
     ``lock_vma_under_rcu``, falling back to the mmap_lock).
     ``vma_free_rcu``: VMAs are freed through RCU (6.4 .. 6.14; the typesafe slab since ~6.15
     frees them at once).
+    ``file_folios``: regular files' page cache holds large folios, sized by readahead
+    (``maple.mm.readahead``; ext4 since v6.16, 7ac67301e82f "ext4: enable large folio for
+    regular file"), and a fault on a cached PMD-sized folio whose PMD is empty maps it with one
+    PMD (``finish_fault`` -> ``do_set_pmd``). Off: one order-0 page per missing-page fault.
+    ``fault_maps_folio``: ``finish_fault`` maps every page of a file folio that lies in the VMA
+    and in the faulting page table, when none of their PTEs is set (v6.18, Kiryl Shutsemau's
+    "mm/fault: Try to map the entire file folio in finish_fault()"; before it, only
+    shmem/tmpfs: v6.11 anonymous shmem, v6.17 tmpfs). A COW fault still maps its one copy.
+    ``readahead_pages``: the backing device's readahead window (``bdi->ra_pages``, pages): a
+    property of the machine, not of the kernel; measured on this host (``read_ahead_kb`` 8192
+    of the root disk, ``docs/eras/current.md``).
+    ``thp_align_files``: mmap places a regular file's mapping (without a hint that fits) so
+    that it is 2 MiB-congruent with its file offset, ext4's ``thp_get_unmapped_area`` (for
+    non-DAX files since v5.18, "mm/readahead: Align file mappings for non-DAX"); it lets
+    ``do_set_pmd`` map PMD-sized folios. Only ``current`` sets it (see docs/eras/current.md).
+    ``max_folio_order``: the largest page-cache folio order (x86-64 ``MAX_PAGECACHE_ORDER`` =
+    ``HPAGE_PMD_ORDER`` = 9; ext4's ``EXT4_MAX_PAGECACHE_ORDER`` is the same with 4 KiB
+    blocks).
     """
 
     name: str
@@ -66,6 +85,11 @@ class Era:
     fork: str = "insert"
     fault_lock: str = "mmap"
     vma_free_rcu: bool = False
+    file_folios: bool = False
+    fault_maps_folio: bool = False
+    readahead_pages: int = 2048
+    max_folio_order: int = 9
+    thp_align_files: bool = False
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kernel}, {self.date}): {self.summary}"
@@ -95,10 +119,11 @@ MAPLE = Era(
 #: v6.18, the running kernel of this project's machine (section 5)
 CURRENT = Era(
     "current", "v6.18", "2025-11",
-    "RCU tree with RCU-deferred node frees, precise preallocation, __mt_dup fork, per-VMA-lock faults",
+    "RCU tree with RCU-deferred node frees, precise preallocation, __mt_dup fork, per-VMA-lock faults, "
+    "large page-cache folios mapped whole by one fault",
     index="maple", rules="current", prealloc="precise", rcu="always", rcu_append_in_place=False,
     side_tree="count", munmap_clear_gfp=True, downgrade_checks_neighbours=False, fork="mt_dup",
-    fault_lock="vma",
+    fault_lock="vma", file_folios=True, fault_maps_folio=True, thp_align_files=True,
 )
 
 #: every era by name, oldest first

@@ -14,7 +14,10 @@ selects the anon_vma merge rule and mprotect's ``VM_ACCOUNT`` handling: ``"6.1"`
 or ``"current"`` (what today's kernels do, for the real-kernel differential test).
 
 Page tables are modelled per mm as a dict ``vpn -> pte`` where ``pte`` is ``PTE_PRESENT``
-optionally ``| PTE_WRITE``; file pages also enter the file's page cache.
+optionally ``| PTE_WRITE``; file pages also enter the file's page cache. A PMD-sized file folio
+mapped by one PMD entry (``do_set_pmd``, eras with ``file_folios``) shows as 512 entries
+flagged ``PTE_HUGE`` whose 2 MiB table index is in ``_pmds`` (it has no PTE table); zapping or
+write-protecting part of it drops the whole PMD, as ``__split_huge_pmd`` does for a file folio.
 """
 
 from __future__ import annotations
@@ -75,11 +78,12 @@ from maple.mm.arch import X86_64, Arch
 from maple.mm.eras import ERAS, LEGACY, MAPLE, Era
 from maple.mm.errors import MMError, SegmentationFault
 from maple.mm.events import EventRecorder
+from maple.mm.readahead import async_mmap_readahead, sync_mmap_readahead
 from maple.mm.lock import RWSemaphore
 from maple.mm.vma import VMA, AnonVma, File
 from maple.tree import ULONG_MAX
 
-__all__ = ["MM", "DEFAULT_START_BRK", "PTE_PRESENT", "PTE_WRITE"]
+__all__ = ["MM", "DEFAULT_START_BRK", "PTE_PRESENT", "PTE_WRITE", "PTE_HUGE"]
 
 _EBADF = errno.EBADF
 #: Where an empty address space puts its (empty) heap: just above a typical PIE executable
@@ -90,9 +94,12 @@ TASK_UNMAPPED_BASE = (TASK_SIZE // 3 + PAGE_SIZE - 1) & PAGE_MASK  # x86-64 PAGE
 
 PTE_PRESENT = 1
 PTE_WRITE = 2
+#: the page is mapped by a PMD entry (a PMD-sized file folio, ``do_set_pmd``), not a PTE
+PTE_HUGE = 4
 
 #: pages per page-table page (PTRS_PER_PTE) as a shift: one PTE table maps 2 MiB (PMD_SIZE)
 _PTE_TABLE_SHIFT = 9
+_PTRS_PER_PTE = 1 << _PTE_TABLE_SHIFT
 _PMD_SHIFT = PAGE_SHIFT + _PTE_TABLE_SHIFT
 
 _ACCESS = VM_READ | VM_WRITE | VM_EXEC
@@ -195,7 +202,7 @@ class MM:
         "_tls", "_fault_counts", "_pte_lock", "arch", "gate", "mmap_legacy",
         # eras and cost events
         "era", "events", "_users", "_flush_index", "_sync_index", "_maple", "_ptables", "_mm_lock_seq",
-        "_vma_cond", "_vma_locks",
+        "_vma_cond", "_vma_locks", "_pmds", "_file_folios",
         # counters
         "_syscalls", "_mmap_calls", "_munmap_calls", "_mprotect_calls", "_brk_calls", "_forks",
         "_exits", "_faults", "_minor_faults", "_cow_faults", "_stack_expansions",
@@ -237,6 +244,10 @@ class MM:
             index.set_in_rcu()  # MM_MT_FLAGS has MT_FLAGS_USE_RCU (6.3+)
         #: page-table pages present (one per 2 MiB with a PTE installed since), by PMD index
         self._ptables: set[int] = set()
+        #: 2 MiB ranges mapped by one PMD entry (a PMD-sized file folio), by PMD index
+        self._pmds: set[int] = set()
+        #: large page-cache folios and readahead (``Era.file_folios``)
+        self._file_folios = era.file_folios
         #: ``mm_lock_seq``: bumped at every mmap_write_unlock (ends every VMA write lock)
         self._mm_lock_seq = 0
         #: per-VMA locks (6.4+): readers and writers meet on this condition
@@ -671,6 +682,16 @@ class MM:
             if ev.enabled:
                 self._ev("none")
 
+    def touch(self, addr: int, write: bool = False) -> bool:
+        """A user access to ``addr``: the MMU finds a PTE that allows it (no fault, no event),
+        or the access faults (``fault``). Returns whether it faulted. Raises
+        ``SegmentationFault`` as ``fault`` does."""
+        pte = self._pt.get(addr >> PAGE_SHIFT)
+        if pte is not None and (not write or pte & PTE_WRITE):
+            return False
+        self.fault(addr, write)
+        return True
+
     def _fault_vma_locked(self, addr: int, write: bool, fc: _FaultCounts, ev: EventRecorder) -> bool:
         """``lock_vma_under_rcu`` + ``handle_mm_fault(FAULT_FLAG_VMA_LOCK)`` (6.4+; file faults
         6.7+). True when the fault was handled (or failed with a SegmentationFault) under the
@@ -753,7 +774,7 @@ class MM:
                 self._unlink_anon(v, ev)
             if recording:
                 if self._pt:
-                    ev.add("pte_zap", len(self._pt))
+                    ev.add("pte_zap", len(self._pt) - (_PTRS_PER_PTE - 1) * len(self._pmds))
                     self._tlb_flush()
                 if self._ptables:
                     ev.add("pte_table_free", len(self._ptables))
@@ -763,6 +784,7 @@ class MM:
             self._pages_unmapped += len(self._pt)
             self._pt.clear()
             self._ptables.clear()
+            self._pmds.clear()
             self._vmas_freed += n
             self._map_count = 0
             self.exited = True
@@ -774,9 +796,13 @@ class MM:
 
     # ------------------------------------------------------------------ mmap
 
-    def _get_unmapped_area(self, addr: int, length: int, flags: int) -> int:
+    def _get_unmapped_area(self, addr: int, length: int, flags: int, file: File | None = None,
+                           pgoff: int = 0) -> int:
         """``get_unmapped_area`` / ``arch_get_unmapped_area_topdown`` (x86-64, no hugepages);
-        ``arch_get_unmapped_area`` (bottom-up from ``mmap_base``) for a legacy layout."""
+        ``arch_get_unmapped_area`` (bottom-up from ``mmap_base``) for a legacy layout. In eras
+        with ``Era.thp_align_files`` a regular file's mapping goes through ext4's
+        ``thp_get_unmapped_area``: placed so that ``addr - pgoff * PAGE_SIZE`` is 2 MiB-aligned
+        when it spans an aligned 2 MiB of the file (``__thp_get_unmapped_area``, v6.18)."""
         task_size = self.arch.task_size
         if length > task_size - MMAP_MIN_ADDR:
             raise MMError(ENOMEM, f"mmap: length {length:#x} exceeds the address space")
@@ -784,6 +810,37 @@ class MM:
             if length > task_size - addr:
                 raise MMError(ENOMEM, f"mmap: MAP_FIXED range {addr:#x}+{length:#x} exceeds TASK_SIZE")
             return addr
+        if file is not None and not file.shmem and self.era.thp_align_files:
+            found = self._thp_get_unmapped_area(addr, length, pgoff)
+            if found:
+                return found
+        return self._arch_get_unmapped_area(addr, length)
+
+    def _thp_get_unmapped_area(self, addr: int, length: int, pgoff: int) -> int:
+        """``__thp_get_unmapped_area`` with ``size = PMD_SIZE``: search ``length + PMD_SIZE``
+        and place the mapping at its PMD-congruent offset in the range found (top-down: one
+        PMD up when the range is already congruent). 0: no such placement (the caller falls
+        back to the plain search)."""
+        size = 1 << _PMD_SHIFT
+        off = pgoff << PAGE_SHIFT
+        off_end = off + length
+        off_align = (off + size - 1) & -size
+        if off_end <= off_align or off_end - off_align < size:
+            return 0
+        try:
+            ret = self._arch_get_unmapped_area(addr, length + size)
+        except MMError:
+            return 0
+        if ret == addr:
+            return addr
+        off_sub = (off - ret) & (size - 1)
+        if not self.mmap_legacy and not off_sub:
+            return ret + size
+        return ret + off_sub
+
+    def _arch_get_unmapped_area(self, addr: int, length: int) -> int:
+        """The hint, then the top-down (or legacy bottom-up) search; ENOMEM if nothing fits."""
+        task_size = self.arch.task_size
         index = self._index
         if addr:
             addr = (addr + PAGE_SIZE - 1) & PAGE_MASK
@@ -857,7 +914,7 @@ class MM:
                 if not file.writable:
                     vm_flags &= ~(VM_MAYWRITE | VM_SHARED)
 
-        addr = self._get_unmapped_area(addr, length, flags)
+        addr = self._get_unmapped_area(addr, length, flags, file, pgoff)
         if flags & MAP_FIXED_NOREPLACE and self._index.find_vma_intersection(addr, addr + length) is not None:
             raise MMError(EEXIST, f"mmap: MAP_FIXED_NOREPLACE range {addr:#x}+{length:#x} is in use")
         if file is None:
@@ -865,7 +922,7 @@ class MM:
                 pgoff = addr >> PAGE_SHIFT
             else:
                 # shmem_zero_setup: every shared anonymous mapping gets its own shmem file
-                file = File("/dev/zero (deleted)", inode=0)
+                file = File("/dev/zero (deleted)", inode=0, shmem=True)
         return self._mmap_region(file, addr, length, vm_flags, pgoff)
 
     def _mmap_region(self, file, addr: int, length: int, vm_flags: int, pgoff: int) -> int:
@@ -1214,12 +1271,29 @@ class MM:
                 freed += 1
         return freed
 
+    def _pmds_in(self, lo: int, hi: int) -> list[int]:
+        """The PMD-mapped 2 MiB ranges overlapping pages ``[lo, hi)``, by PMD index."""
+        t_lo, t_hi = lo >> _PTE_TABLE_SHIFT, (hi - 1) >> _PTE_TABLE_SHIFT
+        return [t for t in self._pmds if t_lo <= t <= t_hi]
+
     def _zap(self, start: int, end: int) -> int:
-        """``unmap_page_range``: drop the PTEs of ``[start, end)``; returns how many."""
+        """``unmap_page_range``: drop the PTEs of ``[start, end)``; returns how many entries
+        were cleared (a PMD-mapped folio counts one, ``zap_huge_pmd``; one only partly in the
+        range is dropped whole, ``__split_huge_pmd``)."""
         pt = self._pt
         if not pt:
             return 0
         lo, hi = start >> PAGE_SHIFT, end >> PAGE_SHIFT
+        pmd_entries = 0
+        if self._pmds:
+            pop = pt.pop
+            for t in self._pmds_in(lo, hi):
+                first = t << _PTE_TABLE_SHIFT
+                for vpn in range(first, first + _PTRS_PER_PTE):
+                    pop(vpn, None)
+                self._pmds.discard(t)
+                self._pages_unmapped += _PTRS_PER_PTE
+                pmd_entries += 1
         before = len(pt)
         if hi - lo <= before:
             pop = pt.pop
@@ -1230,7 +1304,7 @@ class MM:
                 del pt[vpn]
         n = before - len(pt)
         self._pages_unmapped += n
-        return n
+        return n + pmd_entries
 
     def _wrprotect(self, start: int, end: int) -> None:
         """``change_protection`` removing write permission from the PTEs of ``[start, end)``."""
@@ -1239,6 +1313,16 @@ class MM:
             return
         lo, hi = start >> PAGE_SHIFT, end >> PAGE_SHIFT
         changed = 0
+        if self._pmds:
+            # change_huge_pmd for a PMD inside the range; one only partly inside is split
+            for t in self._pmds_in(lo, hi):
+                first = t << _PTE_TABLE_SHIFT
+                if first < lo or first + _PTRS_PER_PTE > hi:
+                    self._split_pmd(t)
+                elif pt[first] & PTE_WRITE:
+                    for vpn in range(first, first + _PTRS_PER_PTE):
+                        pt[vpn] = PTE_PRESENT | PTE_HUGE
+                    changed += 1
         if hi - lo <= len(pt):
             get = pt.get
             for vpn in range(lo, hi):
@@ -1457,7 +1541,10 @@ class MM:
         A PTE that is already suitable is a minor fault, read without locks. Otherwise the
         anon_vma is prepared first (it takes ``page_table_lock``), then the PTE is re-read
         and changed under the PTE lock (``pte_offset_map_lock``), so concurrent faults on one
-        page map it once; the loser finds it present and counts a minor fault."""
+        page map it once; the loser finds it present and counts a minor fault. A write to a
+        read-only PMD-mapped file folio splits (drops) the PMD and faults again at PTE level
+        (``wp_huge_pmd`` -> ``__split_huge_pmd``). In eras with ``file_folios`` a file fault
+        goes through ``_file_fault`` (readahead, whole-folio and PMD mapping)."""
         flags = vma.flags
         if write:
             if not flags & VM_WRITE:
@@ -1484,14 +1571,20 @@ class MM:
                 if not write or pte & PTE_WRITE:  # a concurrent fault got there first
                     fc.minor_faults += 1
                     return
-                # write to a present read-only PTE: copy-on-write or make it dirty
-                if private:
-                    fc.cow_faults += 1
-                pt[vpn] = PTE_PRESENT | PTE_WRITE
-                ev = self.events
-                if ev.enabled:
-                    ev.add("page_copy" if private else "page_mkwrite")
-                    ev.add("pte_set")
+                if pte & PTE_HUGE:
+                    self._split_pmd(vpn >> _PTE_TABLE_SHIFT)
+                else:
+                    # write to a present read-only PTE: copy-on-write or make it dirty
+                    if private:
+                        fc.cow_faults += 1
+                    pt[vpn] = PTE_PRESENT | PTE_WRITE
+                    ev = self.events
+                    if ev.enabled:
+                        ev.add("page_copy" if private else "page_mkwrite")
+                        ev.add("pte_set")
+                    return
+            if file is not None and self._file_folios and not file.shmem:
+                self._file_fault(vma, file, addr, vpn, write, private, fc)
                 return
             new_table = False
             table = vpn >> _PTE_TABLE_SHIFT
@@ -1522,6 +1615,113 @@ class MM:
                 ev.add("pte_set")
         finally:
             lock.release()
+
+    def _file_fault(self, vma: VMA, file: File, addr: int, vpn: int, write: bool, private: bool,
+                    fc: _FaultCounts) -> None:
+        """A missing-PTE fault on a file mapping in an era with large page-cache folios (under
+        the PTE lock): ``filemap_fault`` (the folio lookup, with ``do_sync_mmap_readahead`` on a
+        miss and ``do_async_mmap_readahead`` on a hit, ``maple.mm.readahead``), the shared
+        write's ``page_mkwrite`` (``ext4_page_mkwrite`` dirties the whole folio: once per
+        fault), then v6.18 ``finish_fault``:
+
+        * a COW fault (private write) maps its one copied page;
+        * if the PMD is empty and the folio is PMD-sized, ``do_set_pmd`` maps it with one PMD
+          entry when ``thp_vma_suitable_order`` holds (the 2 MiB-aligned range lies inside the
+          VMA and ``vm_start`` is 2 MiB-aligned relative to ``vm_pgoff``);
+        * otherwise, with ``Era.fault_maps_folio``, every page of the folio is mapped by PTEs
+          when the folio lies inside the VMA (``vma_off >= idx``, ``vma_off + nr - idx <=
+          vma_pages``) and inside the faulting page table (``pte_off >= idx``, ``pte_off + nr
+          - idx <= PTRS_PER_PTE``) and none of those PTEs is set (``pte_range_none``); else
+          one page (also without the flag, and for a userfaultfd-armed VMA, not modelled).
+
+        Events: ``page_cache_alloc`` per page readahead added, ``page_cache_hit`` once if the
+        folio was cached, ``page_mkwrite`` or ``page_copy`` once for a write,
+        ``pte_table_alloc`` for a new PTE table, ``pte_set`` per PTE installed (one for a PMD
+        entry)."""
+        era = self.era
+        page = vma.pgoff + ((addr - vma.start) >> PAGE_SHIFT)
+        pages = file.pages
+        if page in pages:
+            cached = True
+            head, nr = file.folio(page)
+            added = async_mmap_readahead(file, page, head, nr, era.readahead_pages, era.max_folio_order)
+        else:
+            cached = False
+            added = sync_mmap_readahead(file, page, era.readahead_pages, era.max_folio_order)
+            head, nr = file.folio(page)
+        pt = self._pt
+        val = PTE_PRESENT | PTE_WRITE if write else PTE_PRESENT
+        table = vpn >> _PTE_TABLE_SHIFT
+        pmd_none = table not in self._ptables and table not in self._pmds
+        cow = write and private
+        new_table = False
+        entries = 1
+        if cow:
+            fc.cow_faults += 1
+        if (
+            not cow
+            and pmd_none
+            and nr == _PTRS_PER_PTE
+            and (vpn & -_PTRS_PER_PTE) >= vma.start >> PAGE_SHIFT
+            and (vpn & -_PTRS_PER_PTE) + _PTRS_PER_PTE <= vma.end >> PAGE_SHIFT
+            and not ((vma.start >> PAGE_SHIFT) - vma.pgoff) & (_PTRS_PER_PTE - 1)
+        ):
+            # do_set_pmd: one PMD entry maps the whole folio, no PTE table
+            first = vpn & -_PTRS_PER_PTE
+            val |= PTE_HUGE
+            for v in range(first, first + _PTRS_PER_PTE):
+                pt[v] = val
+            self._pmds.add(table)
+            mapped = _PTRS_PER_PTE
+        else:
+            if pmd_none:
+                self._ptables.add(table)  # pte_alloc
+                new_table = True
+            mapped = 1
+            if nr > 1 and not cow and era.fault_maps_folio:
+                idx = page - head
+                vma_off = page - vma.pgoff
+                pte_off = vpn & (_PTRS_PER_PTE - 1)
+                if (
+                    vma_off >= idx
+                    and vma_off + nr - idx <= (vma.end - vma.start) >> PAGE_SHIFT
+                    and pte_off >= idx
+                    and pte_off + nr - idx <= _PTRS_PER_PTE
+                ):
+                    first = vpn - idx
+                    span = range(first, first + nr)
+                    if new_table or not any(v in pt for v in span):  # pte_range_none
+                        for v in span:
+                            pt[v] = val
+                        mapped = entries = nr
+            if mapped == 1:
+                pt[vpn] = val
+        fc.pages_mapped += mapped
+        ev = self.events
+        if ev.enabled:
+            if added:
+                ev.add("page_cache_alloc", added)
+            if cached:
+                ev.add("page_cache_hit")
+            if write:
+                ev.add("page_copy" if cow else "page_mkwrite")
+            if new_table:
+                ev.add("pte_table_alloc")
+            ev.add("pte_set", entries)
+
+    def _split_pmd(self, table: int) -> None:
+        """``__split_huge_pmd`` of a PMD-mapped file folio: the PMD entry is cleared (a file
+        folio is re-faulted, not remapped by PTEs) and the TLB flushed."""
+        first = table << _PTE_TABLE_SHIFT
+        pop = self._pt.pop
+        for v in range(first, first + _PTRS_PER_PTE):
+            pop(v, None)
+        self._pmds.discard(table)
+        self._pages_unmapped += _PTRS_PER_PTE
+        ev = self.events
+        if ev.enabled:
+            ev.add("pte_zap")
+            self._tlb_flush()
 
     def _expand_downwards(self, vma: VMA, addr: int, write: bool) -> None:
         """``expand_downwards``: grow a ``VM_GROWSDOWN`` VMA to cover ``addr``."""
@@ -1579,6 +1779,8 @@ class MM:
                         items = [(k, pt[k]) for k in range(lo, hi) if k in pt]
                     else:
                         items = [(k, p) for k, p in pt.items() if lo <= k < hi]
+                    # copy_huge_pmd leaves a file PMD to be re-faulted in the child
+                    items = [(k, p) for k, p in items if not p & PTE_HUGE]
                     for k, p in items:
                         if cow and p & PTE_WRITE:
                             p = PTE_PRESENT
@@ -1657,9 +1859,29 @@ class MM:
             assert self._brk >= self.start_brk, f"brk {self._brk:#x} below start_brk {self.start_brk:#x}"
             if self._pt:
                 starts = [v.start >> PAGE_SHIFT for v in vmas]
-                for vpn in self._pt:
+                pmds = self._pmds
+                for vpn, pte in self._pt.items():
                     i = bisect_right(starts, vpn) - 1
                     assert i >= 0 and vmas[i].end >> PAGE_SHIFT > vpn, f"PTE for {vpn << PAGE_SHIFT:#x} outside every VMA"
+                    huge = vpn >> _PTE_TABLE_SHIFT in pmds
+                    assert bool(pte & PTE_HUGE) == huge, f"{vpn << PAGE_SHIFT:#x}: PTE_HUGE {pte:#x}, PMD-mapped {huge}"
+            for t in self._pmds:
+                first = t << _PTE_TABLE_SHIFT
+                assert t not in self._ptables, f"PMD-mapped {first << PAGE_SHIFT:#x} also has a PTE table"
+                v = self._pt.get(first)
+                assert v is not None and all(
+                    self._pt.get(k) == v for k in range(first, first + _PTRS_PER_PTE)
+                ), f"PMD mapping at {first << PAGE_SHIFT:#x} is not 512 equal entries"
+                i = bisect_right(starts, first) - 1
+                assert vmas[i].end >> PAGE_SHIFT >= first + _PTRS_PER_PTE, f"PMD mapping at {first << PAGE_SHIFT:#x} leaves its VMA"
+            seen_files = {id(v.file): v.file for v in vmas if v.file is not None}
+            for f in seen_files.values():
+                for p, order in f.folio_order.items():
+                    n = 1 << order
+                    head = p & -n
+                    assert f.folio_order.get(head) == order and head in f.pages and p in f.pages, (
+                        f"{f!r}: page {p} in an order-{order} folio at {head} that is not whole"
+                    )
         finally:
             lock.up_read()
 

@@ -52,12 +52,33 @@ class File:
     whether the file was "opened" for writing: a ``MAP_SHARED`` mapping of a read-only file
     cannot be made writable (``VM_MAYWRITE`` is cleared), and asking for ``PROT_WRITE`` on it
     fails with ``EACCES`` as in ``do_mmap``. ``dev`` and ``inode`` only show in ``maps()``.
+
+    Folios: ``folio_order`` maps every page index that belongs to a *large* folio to that
+    folio's order (pages absent from it are order-0 folios). Page-cache folios are naturally
+    aligned (``filemap_add_folio`` puts an order-``k`` folio at an index that is a multiple of
+    ``2**k``), so a page's folio is ``[page & -n, (page & -n) + n)`` with ``n = 2**order``.
+    Only eras with large page-cache folios (``Era.file_folios``) create large folios, through
+    the readahead model (``maple.mm.readahead``), which keeps its ``struct file_ra_state``
+    here: ``ra_start``, ``ra_size``, ``ra_async_size``, ``ra_order`` (pages, pages, pages,
+    folio order), ``mmap_miss``, and ``ra_marks``, the head indices of the folios with
+    ``PG_readahead`` set. ``size`` is ``i_size`` in bytes (``None``: unbounded, readahead
+    stops nowhere), ``shmem`` marks a tmpfs/shmem file (no readahead, order-0 folios: the
+    host's ``shmem_enabled`` is ``never`` for every size).
     """
 
-    __slots__ = ("path", "dev", "inode", "writable", "pages", "mapcount")
+    __slots__ = ("path", "dev", "inode", "writable", "pages", "mapcount", "size", "shmem",
+                 "folio_order", "ra_start", "ra_size", "ra_async_size", "ra_order", "mmap_miss",
+                 "ra_marks")
 
     def __init__(
-        self, path: str = "", *, dev: tuple[int, int] = (0, 0), inode: int = 0, writable: bool = True
+        self,
+        path: str = "",
+        *,
+        dev: tuple[int, int] = (0, 0),
+        inode: int = 0,
+        writable: bool = True,
+        size: int | None = None,
+        shmem: bool = False,
     ) -> None:
         self.path = path
         self.dev = dev
@@ -66,6 +87,22 @@ class File:
         self.pages: set[int] = set()
         #: number of VMAs mapping the file (the i_mmap tree's population)
         self.mapcount = 0
+        self.size = size
+        self.shmem = shmem
+        self.folio_order: dict[int, int] = {}
+        # struct file_ra_state (zeroed by file_ra_state_init but for ra_pages, an era's)
+        self.ra_start = 0
+        self.ra_size = 0
+        self.ra_async_size = 0
+        self.ra_order = 0
+        self.mmap_miss = 0
+        self.ra_marks: set[int] = set()
+
+    def folio(self, page: int) -> tuple[int, int]:
+        """``(head index, pages)`` of the cached folio holding file page ``page``."""
+        order = self.folio_order.get(page, 0)
+        n = 1 << order
+        return page & -n, n
 
     def __repr__(self) -> str:
         return f"File({self.path!r}, pages={len(self.pages)}, mapcount={self.mapcount})"

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from maple.linux import MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE
+from maple.linux import MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PAGE_SHIFT, PAGE_SIZE, PROT_READ, PROT_WRITE
+from maple.mm.mm import PTE_WRITE
 from maple.workloads.base import LoopWorkload
 
 MEMSIZE = 128 << 20
@@ -23,12 +24,12 @@ PAGES_PER_STEP = 512
 def task_file(task: int) -> Any:
     """A task's own file (mkstemp + ftruncate to 128 MiB + unlink in the testcases).
 
-    Files are sparse and mappable to any length, so the size is not modelled; the page cache
+    Files are sparse; their size (``i_size``, 128 MiB) bounds readahead. The page cache
     (``File.pages``) starts empty and keeps what faults bring in.
     """
     from maple.mm import File
 
-    return File(f"/tmp/willitscale.{task} (deleted)", inode=1000 + task)
+    return File(f"/tmp/willitscale.{task} (deleted)", inode=1000 + task, size=MEMSIZE)
 
 
 class PageTouchLoop(LoopWorkload):
@@ -52,9 +53,21 @@ class PageTouchLoop(LoopWorkload):
         fault = mm.fault
         stop = page + PAGES_PER_STEP
         a = addr + page * PAGE_SIZE
-        for _ in range(PAGES_PER_STEP):
-            fault(a, write=True)
-            a += PAGE_SIZE
+        if file is not None and self.flags & MAP_SHARED and mm.era.file_folios:
+            # the MMU: a page whose writable PTE an earlier fault installed (a whole large
+            # folio mapped at once) is written without a fault (MM.touch, inlined); a private
+            # write copies one page per fault, so only shared file mappings get here
+            pte_of = mm.page_table.get
+            for _ in range(PAGES_PER_STEP):
+                if not pte_of(a >> PAGE_SHIFT, 0) & PTE_WRITE:
+                    fault(a, write=True)
+                a += PAGE_SIZE
+        else:
+            # a fault maps only the page faulted on, and each page is written once per pass:
+            # every write faults
+            for _ in range(PAGES_PER_STEP):
+                fault(a, write=True)
+                a += PAGE_SIZE
         if stop >= PAGES:
             mm.munmap(addr, MEMSIZE)
             state[1] = None
