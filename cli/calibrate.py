@@ -83,6 +83,7 @@ def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, inter
     # (cal.MICRO_*_LAYOUT); the host agreement's cells from the harness's (default_layout())
     benches = cal.measure_benches(wanted, reps=reps, min_ms=min_ms, echo=echo, prior=prior_profile)
     sched = cal.measure_sched(reps=3 * reps, echo=echo)
+    shootdown = cal.measure_shootdown(reps=reps, min_ms=min_ms, echo=echo)
     fitted = [b for b in benches if b.fits]
     skipped = [b for b in benches if not b.fits]
     machine = sysinfo.machine()
@@ -102,7 +103,14 @@ def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, inter
         "note": "never fitted to any maple-vs-legacy delta",
     }
     provenance["scheduler_measured"] = {k: f"maplebench-micro -b {cal.SCHED_BENCHES[k]}" for k in sched}
-    prior_profile = CostProfile(prior_profile.name, prior_profile.costs, {**prior_profile.sched, **sched},
+    costs = dict(prior_profile.costs)
+    if shootdown is not None:  # measured, not fitted: no one-task cell runs the mm on two CPUs
+        costs["tlb_shootdown"] = round(shootdown.tlb_shootdown, 1)
+        sched["ipi_ns"] = round(shootdown.ipi_ns, 1)
+        provenance["scheduler_measured"]["ipi_ns"] = ("maplebench-micro -b shootdown minus -b unmap_touched -T "
+                                                      "(CPU 0, medians)")
+        provenance["tlb_shootdown_measured"] = "maplebench-micro -b unmap_touched -T minus -b unmap_touched (CPU 0)"
+    prior_profile = CostProfile(prior_profile.name, costs, {**prior_profile.sched, **sched},
                                 prior_profile.provenance)
     name = Path(out).stem if out is not None else "default"  # meta.json records the profile by name
     fit = cal.fit_profile([b.measurement() for b in fitted], prior_profile, name=name, provenance=provenance)

@@ -15,7 +15,8 @@ prior's value) because there are fewer cells than events; bounds keep every cost
 What is fitted (``maplebench calibrate``): host **microbenchmarks** that separate costs
 (``MICROBENCHES``: a timed loop of ``getppid`` for the syscall entry alone, brk grow + shrink
 in place, mmap + munmap of one untouched page, anonymous first-touch faults, cached-file
-shared and private write faults, an mprotect split + merge), each modeled by running the same
+shared and private write faults, an mprotect split + merge, mmap + write + munmap of one page),
+each modeled by running the same
 calls on the ``current`` era's mm; and every will-it-scale testcase with **one task** in both
 modes. Both are timed by ``maplebench-micro`` (``maple/host/csrc/microbench.c``) in the
 measuring thread's **CPU time** (``CLOCK_THREAD_CPUTIME_ID``), so preemption by other
@@ -45,7 +46,8 @@ from maple.clock.profile import CostProfile
 from maple.mm.events import EVENTS
 
 __all__ = ["Measurement", "Fit", "fit_profile", "split_half", "events_per_op", "MICROBENCHES", "HostTiming",
-           "host_timing", "micro_events", "median", "SCHED_BENCHES", "measure_sched"]
+           "host_timing", "micro_events", "median", "SCHED_BENCHES", "measure_sched", "Shootdown",
+           "measure_shootdown"]
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,54 @@ def measure_sched(*, reps: int = 21, echo: Any = print) -> dict[str, float]:
     return out
 
 
+@dataclass(frozen=True)
+class Shootdown:
+    """A TLB flush's cost when other tasks share the mm, measured (CPU ns per op, medians of
+    ``maplebench-micro -b unmap_touched`` run three ways, the measuring thread on CPU 0).
+
+    ``alone``: a single-threaded process; ``sleeping``: the benchmark in a second thread while
+    the main thread sleeps in ``pthread_join`` (``-T``: the mm has another user, but its CPU
+    runs it lazily at most, and x86's ``flush_tlb_mm_range`` skips lazy CPUs since v5.11's
+    ``should_flush_tlb``); ``spinning``: a peer thread of the mm spins in user space on CPU 1
+    (``-b shootdown``): every munmap's flush interrupts it (``flush_tlb_multi``, waiting for
+    the IPI's acknowledgement).
+    """
+
+    alone: float
+    sleeping: float
+    spinning: float
+
+    @property
+    def tlb_shootdown(self) -> float:
+        """The ``tlb_shootdown`` event's price: a flush with other users but no other CPU
+        running the mm (``sleeping - alone``, at least 0)."""
+        return max(0.0, self.sleeping - self.alone)
+
+    @property
+    def ipi_ns(self) -> float:
+        """The scheduler's ``ipi_ns``: what each other CPU running the mm adds to the sender
+        (``spinning - sleeping``, at least 0)."""
+        return max(0.0, self.spinning - self.sleeping)
+
+
+def measure_shootdown(*, reps: int = 7, min_ms: float = 20.0, echo: Any = print) -> Shootdown | None:
+    """``Shootdown`` measured on the host, or None on a machine with fewer than two CPUs (the
+    prior's ``tlb_shootdown`` and ``ipi_ns`` stay). Raises as ``host_timing``."""
+    import os
+
+    if (os.cpu_count() or 1) < 2:
+        echo("  one CPU: tlb_shootdown and ipi_ns keep the prior's values")
+        return None
+    alone = host_timing("unmap_touched", reps=reps, min_ms=min_ms, cpu=0).ns_per_op
+    sleeping = host_timing("unmap_touched", reps=reps, min_ms=min_ms, cpu=0, threaded=True).ns_per_op
+    spinning = host_timing("shootdown", reps=reps, min_ms=min_ms).ns_per_op
+    sd = Shootdown(alone, sleeping, spinning)
+    echo(f"  tlb flush of one touched page: alone {alone:.1f}, another user sleeping {sleeping:.1f}, another "
+         f"running on CPU 1 {spinning:.1f} CPU ns per op (maplebench-micro -b unmap_touched [-T], -b shootdown; "
+         f"medians of {reps}) -> tlb_shootdown {sd.tlb_shootdown:.1f} ns, ipi_ns {sd.ipi_ns:.1f}")
+    return sd
+
+
 # -- microbenchmarks: the same calls on the simulated mm (the model side) -----------------
 
 class _Micro:
@@ -337,6 +387,19 @@ class _Touch(_Micro):
         return MICRO_PAGES
 
 
+class _UnmapTouched(_Micro):
+    def setup(self, mm: Any, task: int) -> None:
+        return None
+
+    def loop(self, mm: Any, state: Any) -> int:
+        from maple.linux import MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE
+
+        addr = mm.mmap(0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+        mm.fault(addr, write=True)
+        mm.munmap(addr, PAGE_SIZE)
+        return 1
+
+
 class _Mprotect(_Micro):
     def setup(self, mm: Any, task: int) -> int:
         from maple.linux import MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE
@@ -363,6 +426,8 @@ MICROBENCHES: dict[str, Any] = {
     "file_private_fault": _Touch("file_private_fault", "1 MiB cached file, private: mmap, write each page (COW), "
                                  "munmap", "private"),
     "mprotect": _Mprotect("mprotect", "mprotect one page of three read-only (split), then back (merge)"),
+    "unmap_touched": _UnmapTouched("unmap_touched", "mmap + write + munmap of one anonymous page (one fault, "
+                                   "one zap, one TLB flush)"),
 }
 
 

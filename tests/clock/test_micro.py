@@ -43,6 +43,22 @@ def test_micro_events_come_from_the_simulated_calls():
     assert mprotect["syscall"] == 2.0 and mprotect["vma_dup"] == 2.0  # split in two places
 
 
+def test_unmap_touched_is_one_fault_one_zap_one_flush():
+    ev = cal.micro_events("unmap_touched")
+    assert ev["syscall"] == 2.0 and ev["do_mmap"] == 1.0
+    assert ev["fault"] == 1.0 and ev["page_zero"] == 1.0 and ev["pte_set"] == 1.0
+    assert ev["pte_zap"] == 1.0 and ev["tlb_flush_local"] == 1.0
+    assert "tlb_shootdown" not in ev  # one user: the sleeping -T main thread is priced apart
+
+
+def test_shootdown_costs_are_differences_of_the_three_runs():
+    sd = cal.Shootdown(alone=7000.0, sleeping=7150.0, spinning=16500.0)
+    assert sd.tlb_shootdown == 150.0  # another user, no other CPU running the mm
+    assert sd.ipi_ns == 9350.0  # each other CPU running it
+    noisy = cal.Shootdown(alone=7200.0, sleeping=7100.0, spinning=7000.0)
+    assert noisy.tlb_shootdown == 0.0 and noisy.ipi_ns == 0.0  # never negative
+
+
 def _bench(host_faults, model_faults, testcase=None):
     events = {"fault": model_faults} if model_faults else {"syscall": 1.0}
     return Bench("x", HostTiming("x", 100.0, (100.0,), host_faults), events, testcase)
@@ -87,6 +103,9 @@ def test_microbenchmark_runs_on_the_host(tmp_path, monkeypatch):
     if (os.cpu_count() or 1) >= 2:
         line = cal.host_timing("cacheline", reps=1)
         assert len(line.wall_reps) == 1 and line.wall_reps[0] > 0
+        # the peer spins on CPU 1 in the same mm: every munmap's flush must interrupt it
+        shoot = cal.host_timing("shootdown", reps=1, min_ms=1.0)
+        assert shoot.ns_per_op > 0 and shoot.faults_per_op == pytest.approx(1.0, abs=0.01)
     with pytest.raises(RuntimeError, match="unknown benchmark"):
         cal.host_timing("nope", reps=1, min_ms=1.0)
 

@@ -14,6 +14,8 @@
  *   counted) has passed, then prints "rep R ops N cpu_ns T wall_ns W minflt F" on stdout
  *   (F: the minor page faults the thread took meanwhile, RUSAGE_THREAD).
  *   -c binds the measuring task to one CPU.
+ *   -b shootdown: unmap_touched on CPU 0 while a peer thread of the same mm spins on CPU 1
+ *   (each munmap's TLB flush then interrupts CPU 1; CPU time of the main thread).
  *   Scheduler benchmarks (-b cacheline | wakeup | switch; wall time, so use the fastest
  *   repetition): a cache line bounced between threads on CPUs 0 and 1; a futex wake-up
  *   ping-pong between threads on CPUs 0 and 1; the same ping-pong with both on CPU 0 (two
@@ -151,6 +153,20 @@ static unsigned long op_file_private_fault(struct micro_state *s)
 	return file_fault(s, MAP_PRIVATE);
 }
 
+/* mmap one anonymous page, write it (one first-touch fault), munmap it (one PTE zapped, one
+ * TLB flush: with -b shootdown, an IPI to the other CPU running the mm) */
+static unsigned long op_unmap_touched(struct micro_state *s)
+{
+	char *m = mmap(NULL, s->page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (m == MAP_FAILED)
+		wis_fail("mmap(1 page)");
+	((volatile char *)m)[0] = 1;
+	if (munmap(m, s->page) != 0)
+		wis_fail("munmap(1 touched page)");
+	return 1;
+}
+
 /* mprotect the middle of three pages read-only (a split into three VMAs), then back (a merge
  * into one) */
 static unsigned long op_mprotect(struct micro_state *s)
@@ -179,6 +195,8 @@ static const struct micro micros[] = {
 	{ "file_private_fault", "mmap 1 MiB of a cached file private, write each page (COW), munmap; op = page",
 	  op_file_private_fault },
 	{ "mprotect", "mprotect split of one page out of three and merge back", op_mprotect },
+	{ "unmap_touched", "mmap + write + munmap of one anonymous page (one fault, one zap, one TLB flush)",
+	  op_unmap_touched },
 };
 #define NR_MICROS (sizeof(micros) / sizeof(micros[0]))
 
@@ -282,6 +300,19 @@ static void pingpong(int kind, long cpu_main, long cpu_peer, unsigned long n, lo
 		printf("rep %ld ops %lu cpu_ns %llu wall_ns %llu minflt 0\n", rep, 2 * n, c - c0, w - w0);
 		fflush(stdout);
 	}
+}
+
+/* -b shootdown: a peer thread of the same mm spins in user space on CPU 1 while the main
+ * thread, on CPU 0, runs unmap_touched: every munmap's TLB flush must reach CPU 1 (an IPI,
+ * flush_tlb_multi). Timed in the main thread's CPU time, as the microbenchmarks. */
+static int spin_stop;
+
+static void *spinner_main(void *arg)
+{
+	bind_cpu((long)arg);
+	while (!__atomic_load_n(&spin_stop, __ATOMIC_ACQUIRE))
+		__asm__ __volatile__("" ::: "memory");
+	return NULL;
 }
 
 /* -- running and timing --------------------------------------------------------------- */
@@ -438,6 +469,25 @@ int main(int argc, char *argv[])
 			pingpong(kind, 0, peer_cpu, n / 10, -1 - k); /* warm-up (rep < 0: ignored) */
 		for (long r = 0; r < reps; r++)
 			pingpong(kind, 0, peer_cpu, n, r);
+		return 0;
+	}
+	if (strcmp(bench, "shootdown") == 0) {
+		pthread_t t;
+		int err;
+
+		if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+			usage("-b: needs two CPUs:", bench);
+		bind_cpu(0);
+		err = pthread_create(&t, NULL, spinner_main, (void *)1L);
+		if (err) {
+			errno = err;
+			wis_fail("pthread_create");
+		}
+		for (size_t i = 0; i < NR_MICROS; i++)
+			if (strcmp(micros[i].name, "unmap_touched") == 0)
+				run_micro(&micros[i]);
+		__atomic_store_n(&spin_stop, 1, __ATOMIC_RELEASE);
+		pthread_join(t, NULL);
 		return 0;
 	}
 	bind_cpu(cpu);
