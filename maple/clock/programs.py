@@ -79,8 +79,8 @@ class _CallGate:
 class ThreadTask:
     """One threads-mode task: a real thread running ``workload.loop`` on the shared ``mm``.
 
-    ``start()`` runs the workload's ``setup`` (events not recorded) and the loop up to its first
-    call; ``execute()`` performs the pending call, then lets the loop run on to the next one.
+    ``start()`` runs the workload's ``setup`` and its warm-up passes (``warmup_steps``; events
+    not recorded, no virtual time) and the loop up to its first call; ``execute()`` performs the pending call, then lets the loop run on to the next one.
     A workload error is re-raised from ``execute`` (as ``TaskError``, with the traceback text).
     ``close()`` ends the thread.
     """
@@ -200,6 +200,8 @@ class ThreadTask:
             events.enabled = False
             try:
                 state = wl.setup(self.mm, self.index)
+                for _ in range(warmup_steps(wl)):  # untimed, in task order, before the barrier
+                    wl.loop(self.mm, state)
             finally:
                 events.enabled = was
             self._segs = []
@@ -286,6 +288,15 @@ def _signature(calls: list[Call]) -> tuple:
     return tuple((name, ops, tuple((s.ctx, tuple(sorted(s.events.items()))) for s in segs)) for name, segs, ops in calls)
 
 
+def warmup_steps(workload: Any) -> int:
+    """Loop steps a task runs before it is measured: ``det_warmup_loops`` whole passes (at
+    least one) of ``steps_per_loop`` steps, so a first pass that fills caches (the page cache
+    of page_fault2/3's file, the heap's first growth) is never in a counted window. Both modes
+    use it: ``record_cycle`` (processes) and ``ThreadTask`` (threads)."""
+    per_pass = max(1, int(getattr(workload, "steps_per_loop", 1)))
+    return per_pass * max(1, int(getattr(workload, "det_warmup_loops", 1)))
+
+
 def record_cycle(workload: Any, mm: Any, *, task: int = 0, max_steps: int | None = None) -> StepCycle:
     """Run one task's real loop on ``mm`` (its own fork) until its per-step calls repeat.
 
@@ -317,7 +328,7 @@ def record_cycle(workload: Any, mm: Any, *, task: int = 0, max_steps: int | None
     events.enabled = True
     gate = _Recorder()
     per_pass = max(1, int(getattr(workload, "steps_per_loop", 1)))
-    warm = per_pass * max(1, int(getattr(workload, "det_warmup_loops", 1)))
+    warm = warmup_steps(workload)
     for _ in range(warm):
         workload.loop(gate, state)
     current.clear()

@@ -7,7 +7,7 @@ import pytest
 
 from maple.clock.backend import ModelPass
 from maple.clock.profile import load_profile
-from maple.clock.programs import ThreadTask, probe_step, record_cycle, spread_ops
+from maple.clock.programs import ThreadTask, probe_step, record_cycle, spread_ops, warmup_steps
 from maple.linux import MAP_ANONYMOUS, MAP_PRIVATE, PAGE_SIZE, PROT_READ, PROT_WRITE
 from maple.mm import make_mm
 
@@ -77,7 +77,9 @@ def test_thread_task_reconciles_exactly_at_step_end_and_never_decreases():
     mm = make_mm("maple")
     mm.events.enabled = True
     # steps of 4 calls returning 3, 8, 0, 4 ops: pro rata from the previous step, exact at ends
-    credits = _credits(ThreadTask(Touch(ops=[3, 8, 0, 4]), mm, 0), 16)
+    # (after the task's untimed warm-up steps, whose ops are never credited)
+    warm = warmup_steps(Touch())
+    credits = _credits(ThreadTask(Touch(ops=[99] * warm + [3, 8, 0, 4]), mm, 0), 16)
     assert credits == [0, 0, 0, 3,   # first step: no estimate, all at its end
                        0, 1, 1, 6,   # estimate (3, 4): 0, 1, 2 credited ahead; exact 3 + 8 = 11
                        2, 2, 2, 0,   # estimate (8, 4): 2, 4, 6 ahead; the step returns 0: 17 > 11
