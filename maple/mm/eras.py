@@ -63,8 +63,7 @@ class Era:
     ``thp_align_files``: mmap places a regular file's mapping (without a hint that fits) so
     that it is 2 MiB-congruent with its file offset, ext4's ``thp_get_unmapped_area`` (for
     non-DAX files since v5.18, "mm/readahead: Align file mappings for non-DAX"); it lets
-    ``do_set_pmd`` map PMD-sized folios. Set from v6.1 (``maple``) on; ``legacy`` (v5.17) and
-    ``maple-v5`` (v5.17-rc3) aligned DAX files only.
+    ``do_set_pmd`` map PMD-sized folios. Only ``current`` sets it (see docs/eras/current.md).
     ``max_folio_order``: the largest page-cache folio order (x86-64 ``MAX_PAGECACHE_ORDER`` =
     ``HPAGE_PMD_ORDER`` = 9; ext4's ``EXT4_MAX_PAGECACHE_ORDER`` is the same with 4 KiB
     blocks).
@@ -114,7 +113,7 @@ MAPLE_V5 = Era(
 MAPLE = Era(
     "maple", "v6.1", "2022-12",
     "maple tree as merged: brk shrink splits again, worst-case preallocation 1+3*height, no RCU",
-    index="maple", prealloc="worst", thp_align_files=True,
+    index="maple", prealloc="worst",
 )
 
 #: v6.18, the running kernel of this project's machine (section 5)

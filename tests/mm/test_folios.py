@@ -255,19 +255,9 @@ def test_exit_counts_a_pmd_as_one_entry():
     assert ev["pte_zap"] == 2 and ev["pte_table_free"] == 1
 
 
-ALIGNING = tuple(k for k in KINDS if KINDS[k].thp_align_files)
-PLAIN = tuple(k for k in KINDS if not KINDS[k].thp_align_files)
-
-
-def test_file_alignment_follows_the_kernel_versions():
-    # non-DAX file mappings aligned since v5.18: v6.1 and v6.18, not v5.17 and the v5 patch set
-    assert set(ALIGNING) == {"maple", "current"} and set(PLAIN) == {"legacy", "maple-v5"}
-
-
-@pytest.mark.parametrize("kind", ALIGNING)
 @pytest.mark.parametrize("layout", [None, "cat"])
-def test_file_mappings_are_placed_pmd_congruent_with_their_offset(layout, kind):
-    mm = make_mm(kind, layout=layout)
+def test_file_mappings_are_placed_pmd_congruent_with_their_offset(layout):
+    mm = make_mm("current", layout=layout)
     f = File("/tmp/wis", size=256 * MiB)
     for pgoff in (0, 1, 511, 512):
         a = mm.mmap(0, 128 * MiB, RW, MAP_SHARED, f, pgoff)
@@ -279,7 +269,7 @@ def test_file_mappings_are_placed_pmd_congruent_with_their_offset(layout, kind):
     check(mm)
 
 
-@pytest.mark.parametrize("kind", PLAIN)
+@pytest.mark.parametrize("kind", PER_PAGE)
 def test_older_eras_place_file_mappings_as_before(kind):
     a, b = make_mm(kind, layout="cat"), make_mm(kind, layout="cat")
     f = File("/tmp/wis")
