@@ -110,6 +110,8 @@ def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, inter
         provenance["scheduler_measured"]["ipi_ns"] = ("maplebench-micro -b shootdown minus -b unmap_touched -T "
                                                       "(CPU 0, medians)")
         provenance["tlb_shootdown_measured"] = "maplebench-micro -b unmap_touched -T minus -b unmap_touched (CPU 0)"
+        if (os.cpu_count() or 1) < 3:
+            provenance["ipi_extra_ns"] = "the prior's value: a further IPI target needs a third CPU"
     prior_profile = CostProfile(prior_profile.name, costs, {**prior_profile.sched, **sched},
                                 prior_profile.provenance)
     name = Path(out).stem if out is not None else "default"  # meta.json records the profile by name

@@ -47,7 +47,10 @@ SCHEDULER: dict[str, str] = {
     "rwsem_spin_readers_max": "readers counted in the spin budget at most: 30 (rwsem_rspin_threshold)",
     "rwsem_handoff_ns": "wait before the first waiter sets RWSEM_FLAG_HANDOFF: RWSEM_WAIT_TIMEOUT, 4 ms at HZ=1000",
     "smt_factor": "throughput of one hardware thread while its sibling is busy, relative to alone (0..1]",
-    "ipi_ns": "sender's cost per other CPU in a TLB shootdown (flush_tlb_multi), ns",
+    "ipi_ns": "sender's cost of a TLB shootdown's IPI round trip to the first other CPU running the mm "
+              "(flush_tlb_multi: send, the remote flush, the acknowledgement it waits for), ns",
+    "ipi_extra_ns": "sender's cost per further CPU running the mm: one more IPI queued and sent; the targets "
+                    "flush in parallel, so the round trip is paid once (smp_call_function_many_cond), ns",
     "sched_slice_ns": "time slice before a task with others queued on its CPU is preempted (EEVDF base slice x (1+ilog2(8))), ns",
 }
 

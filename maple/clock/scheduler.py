@@ -58,8 +58,10 @@ lines; a locked segment that touches shared data (``SHARED_DATA_EVENTS``) on a C
 ``cacheline_ns`` for each line written elsewhere since that CPU last read the data, at most
 one per shared-data event it does (the lines nobody rewrote are still in its cache).
 
-**TLB shootdowns.** A ``tlb_shootdown`` event costs its profile price plus ``ipi_ns`` for each
-other CPU running the mm (the CPUs the mm's tasks are bound to, as ``mm_cpumask``).
+**TLB shootdowns.** A ``tlb_shootdown`` event costs its profile price and, when other CPUs run
+the mm (the CPUs the mm's tasks are bound to, as ``mm_cpumask``), ``ipi_ns`` for the round trip
+to the first of them plus ``ipi_extra_ns`` for each further one: the IPIs go out together and
+the remote flushes run in parallel (``smp_call_function_many_cond`` waits for them all).
 
 What is not modeled: per-VMA lock contention (``vma`` context is priced, never waited on),
 cache misses outside the listed events, interrupts, NUMA distance, the cost an IPI puts on
@@ -208,6 +210,7 @@ class Simulation:
         self.handoff_ns = s["rwsem_handoff_ns"]
         self.slice_ns = s["sched_slice_ns"]
         self.ipi_ns = s["ipi_ns"]
+        self.ipi_extra_ns = s["ipi_extra_ns"]
         self.costs = profile.costs
         self.smt = smt
         self.cpus = [_Cpu(i, i // smt) for i in range(cpus)]
@@ -391,8 +394,8 @@ class Simulation:
                     lock.lines_written += written
                 lock.seen[cpu] = lock.lines_written
         shoot = seg.events.get("tlb_shootdown")
-        if shoot:
-            ns += shoot * self.ipi_ns * (self.mm_cpus - 1)
+        if shoot and self.mm_cpus > 1:
+            ns += shoot * (self.ipi_ns + self.ipi_extra_ns * (self.mm_cpus - 2))
         self._run_for(task, ns, self._play)
 
     def _complete(self, task: _Task) -> None:

@@ -117,13 +117,13 @@ def test_a_writer_sleeps_after_the_reader_owned_spin_budget():
     assert w.ops == 1 and sim.tasks[0].ops == 1
 
 
-def test_tlb_shootdown_costs_an_ipi_per_other_cpu():
-    prof = flat_profile({"tlb_shootdown": 1000.0}, ipi_ns=100.0)
+def test_tlb_shootdown_costs_one_round_trip_then_a_send_per_further_cpu():
+    prof = flat_profile({"tlb_shootdown": 1000.0}, ipi_ns=300.0, ipi_extra_ns=50.0)
     calls = [("munmap", [Segment("write", None, {"tlb_shootdown": 1})], 1)]
-    for tasks in (1, 4):
+    for tasks in (1, 2, 4):
         sim = Simulation(prof, [CycleProgram(calls) for _ in range(tasks)], cpus=8)
         total = _rates(sim, 2)[-1][0]
-        per_call = 1000.0 + 100.0 * (tasks - 1)
+        per_call = 1000.0 + (0.0 if tasks == 1 else 300.0 + 50.0 * (tasks - 2))
         assert total == pytest.approx(MS / per_call, abs=2)
 
 

@@ -22,7 +22,8 @@ def flat_profile(costs: dict[str, float] | None = None, **sched: float) -> CostP
     base = {
         "context_switch_ns": 1000.0, "wakeup_ns": 3000.0, "cacheline_ns": 0.0,
         "rwsem_spin_base_ns": 10000.0, "rwsem_spin_per_reader_ns": 500.0, "rwsem_spin_readers_max": 30.0,
-        "rwsem_handoff_ns": 4e6, "smt_factor": 0.6, "ipi_ns": 0.0, "sched_slice_ns": 3e6,
+        "rwsem_handoff_ns": 4e6, "smt_factor": 0.6, "ipi_ns": 0.0, "ipi_extra_ns": 0.0,
+        "sched_slice_ns": 3e6,
     }
     base.update(sched)
     assert set(base) == set(SCHEDULER)
