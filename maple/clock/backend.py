@@ -10,6 +10,7 @@ cell, profile, CPU count and interval give the same samples on any machine.
   tasks are independent identical copies of that cycle, time-shared in closed form
   (``scheduler.IndependentTasks``). Cost: the cycle's recording, then O(T) per sample.
 * **threads**: T real task threads run the loop on ``start_mm`` itself (``mm.users = T``),
+  after their untimed warm-up passes, spread evenly over one pass (``programs.phase_steps``),
   one call at a time in virtual-time order (``programs.ThreadTask``), scheduled by
   ``scheduler.Simulation`` with the mmap_lock model. Ops are credited per call, pro rata
   within a loop step (``ThreadTask._credit``; the first step's shape comes from
@@ -100,7 +101,8 @@ class ModelPass:
             estimate = _first_step(self.workload, mm)
             mm.events.take()
             mm.events.enabled = True
-            self._threads = [programs.ThreadTask(self.workload, mm, i, estimate=estimate)
+            self._threads = [programs.ThreadTask(self.workload, mm, i, estimate=estimate,
+                                                 phase=programs.phase_steps(self.workload, i, self.tasks))
                              for i in range(self.tasks)]
             self._sim = scheduler.Simulation(self.profile, self._threads, cpus=self.cpus, smt=self.smt,
                                              shared_mm=True)

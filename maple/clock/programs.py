@@ -79,14 +79,17 @@ class _CallGate:
 class ThreadTask:
     """One threads-mode task: a real thread running ``workload.loop`` on the shared ``mm``.
 
-    ``start()`` runs the workload's ``setup`` and its warm-up passes (``warmup_steps``; events
-    not recorded, no virtual time) and the loop up to its first call; ``execute()`` performs the pending call, then lets the loop run on to the next one.
+    ``start()`` runs the workload's ``setup``, its warm-up passes (``warmup_steps``) and
+    ``phase`` more steps (``phase_steps``; events not recorded, no virtual time), then the loop
+    up to its first call; ``execute()`` performs the pending call, then lets the loop run on to the next one.
     A workload error is re-raised from ``execute`` (as ``TaskError``, with the traceback text).
     ``close()`` ends the thread.
     """
 
-    def __init__(self, workload: Any, mm: Any, index: int, *, estimate: tuple[int, int] | None = None) -> None:
+    def __init__(self, workload: Any, mm: Any, index: int, *, estimate: tuple[int, int] | None = None,
+                 phase: int = 0) -> None:
         self.workload = workload
+        self.phase = phase
         self.mm = mm
         self.index = index
         self.gate_mm = _CallGate(self, mm)
@@ -200,7 +203,9 @@ class ThreadTask:
             events.enabled = False
             try:
                 state = wl.setup(self.mm, self.index)
-                for _ in range(warmup_steps(wl)):  # untimed, in task order, before the barrier
+                # untimed, in task order, before the barrier: the warm-up passes, then the
+                # task's phase (steps into its next pass)
+                for _ in range(warmup_steps(wl) + self.phase):
                     wl.loop(self.mm, state)
             finally:
                 events.enabled = was
@@ -295,6 +300,16 @@ def warmup_steps(workload: Any) -> int:
     use it: ``record_cycle`` (processes) and ``ThreadTask`` (threads)."""
     per_pass = max(1, int(getattr(workload, "steps_per_loop", 1)))
     return per_pass * max(1, int(getattr(workload, "det_warmup_loops", 1)))
+
+
+def phase_steps(workload: Any, index: int, tasks: int) -> int:
+    """Steps task ``index`` of ``tasks`` runs into a pass before the barrier: ``index *
+    steps_per_loop // tasks``. A will-it-scale run is measured after its tasks have run for
+    seconds and drifted apart, so threads tasks start spread evenly over one pass rather than
+    all at its first call: for page_fault* (64 steps per 32768-page pass) not every task maps
+    its region at once; a one-step pass (brk*, malloc1, mmap*) puts every task at phase 0."""
+    per_pass = max(1, int(getattr(workload, "steps_per_loop", 1)))
+    return index * per_pass // max(1, tasks)
 
 
 def record_cycle(workload: Any, mm: Any, *, task: int = 0, max_steps: int | None = None) -> StepCycle:

@@ -202,3 +202,14 @@ def test_threads_tasks_are_measured_after_their_cold_first_pass():
             got = list(mp.samples(3, 0.005))
         rates[mode] = sum(total for total, _lo, _hi, _s in got) / (3 * 0.005)
     assert rates["threads"] == pytest.approx(rates["processes"], rel=0.02)
+
+
+def test_threads_tasks_start_spread_over_one_pass():
+    from maple import workloads as registry
+    from maple.clock.programs import phase_steps
+
+    pf = registry.get("page_fault1")
+    assert pf.steps_per_loop == 64
+    assert [phase_steps(pf, i, 4) for i in range(4)] == [0, 16, 32, 48]
+    assert [phase_steps(pf, i, 128) for i in (0, 1, 2, 127)] == [0, 0, 1, 63]
+    assert {phase_steps(registry.get("brk1"), i, 8) for i in range(8)} == {0}  # one-step passes
