@@ -33,8 +33,9 @@ def split_name(name: str) -> tuple[str, str]:
     i = name.find("-")
     if i < 0:
         return name[:-1], name
-    if re.match(r"-rc\d", name[i:]):
-        i += 4
+    rc = re.match(r"-rc\d+(?=-|$)", name[i:])
+    if rc:  # 6.9-rc3-foo: the release candidate stays on the top row, all its digits
+        i += rc.end()
     return name[:i], name[i + 1 :]
 
 

@@ -128,14 +128,23 @@ from hypothesis import strategies as st  # noqa: E402
 from maple.bench.compare import Cell, Operation, Row, Table  # noqa: E402
 
 
+def test_split_name_examples():
+    assert split_name("6.9-rc3-foo") == ("6.9-rc3", "foo")
+    assert split_name("6.9-rc12-foo") == ("6.9-rc12", "foo")  # every digit of the rc stays
+    assert split_name("v5.17-rc3") == ("v5.17-rc3", "")
+    assert split_name("-rc0") == ("-rc0", "")  # found by hypothesis in CI
+    assert split_name("x-rc1a") == ("x", "rc1a")  # not a release candidate: the first "-" splits
+    assert split_name("base") == ("bas", "base")
+
+
 @given(st.text(alphabet="abc.-0123r", min_size=1, max_size=20))
 def test_split_name_keeps_text(name):
     top, bottom = split_name(name)
     if "-" not in name:
         assert (top, bottom) == (name[:-1], name)
     else:
-        assert name.startswith(top) and name.endswith(bottom)
-        assert len(top) + 1 + len(bottom) == len(name) or name[len(top):].startswith("-rc")
+        # nothing lost: top, the separating "-", bottom; or a name ending in its -rcN whole on top
+        assert name == f"{top}-{bottom}" or (top == name and bottom == "")
 
 
 @settings(max_examples=50, deadline=None)
