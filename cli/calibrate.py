@@ -11,6 +11,19 @@ import click
 from pathlib import Path
 
 
+def _print_agreement(cal, cells, profile, layout, cpus, echo) -> None:
+    """Every host-agreement cell of ``profile`` (wall and per task CPU-second) and the summaries."""
+    rows = cal.host_agreement(cells, profile, layout=layout, cpus=cpus)
+    by_label = {c.label: c for c in cells}
+    echo(f"  {'':<26} {'host':>12}  {'model':>12}  {'error':>7}   {'host/CPU-s':>12}  {'error':>7}")
+    for label, host, model, err, cpu_err in rows:
+        echo(f"  {label:<26} {host:12.1f}  {model:12.1f}  {err * 100:+6.1f}%   "
+             f"{by_label[label].cpu_ops_per_s:12.1f}  {cpu_err * 100:+6.1f}%")
+    echo(f"  every cell (wall): {_stats([r[3] for r in rows])}")
+    echo(f"  every cell (per task CPU-second): {_stats([r[4] for r in rows])}")
+    echo(f"  1-task cells (per task CPU-second): {_stats([r[4] for r in rows if r[0].endswith(' 1')])}")
+
+
 def _stats(errs: list[float]) -> str:
     from maple.clock.calibrate import median
 
@@ -35,8 +48,11 @@ def _stats(errs: list[float]) -> str:
               help="Profile the fit is regularised towards (also gives the scheduler parameters).")
 @click.option("--workloads", "names", default=None, metavar="NAMES",
               help="Testcases to measure, comma separated. [default: every host testcase]")
+@click.option("--check", "check", default=None, metavar="PROFILE",
+              help="Fit nothing: measure the host-agreement cells only and print PROFILE's agreement "
+                   "with them (a shipped name or a JSON file).")
 def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, interval: float, prior: str,
-                  names: str | None) -> int:
+                  names: str | None, check: str | None) -> int:
     """Time the host microbenchmarks and the one-task testcase cells in CPU time
     (maplebench-micro), model the same calls on the `current` era's mm, fit every event's cost
     (bounded least squares, regularised towards --prior) and print each fitted cost and every
@@ -45,6 +61,9 @@ def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, inter
     the host backend's cells (both modes, 1 and 2 tasks) against the model clock on this
     machine's CPUs.
 
+    With --check PROFILE, only the host agreement of that profile is measured and printed (no
+    fit, nothing written): how well a profile fits this machine now.
+
     No cost is fitted to any published maple-vs-legacy delta: only this machine is measured.
     """
     from maple.clock import calibrate as cal
@@ -52,7 +71,7 @@ def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, inter
     from maple.errors import InputError
     from maple.host import TESTCASES
 
-    prior_profile = load_profile(prior)
+    prior_profile = load_profile(prior, option="--prior")
     if reps < 1 or samples < 1 or not interval > 0 or not min_ms > 0:
         raise InputError(f"--reps {reps} --samples {samples} --interval {interval:g} --min-ms {min_ms:g}: "
                          "must be positive")
@@ -60,6 +79,9 @@ def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, inter
     for n in wanted:
         if n not in TESTCASES:
             raise InputError(f"--workloads '{n}': no host testcase (known: {', '.join(TESTCASES)})")
+    checked = load_profile(check, option="--check") if check is not None else None  # a bad name: refused before measuring
+    if check is not None and out is not None:
+        raise InputError(f"--check '{check}' fits nothing, so --out '{out}' would write nothing: give one of them")
     if out is not None:
         parent = Path(out).resolve().parent
         if not parent.is_dir():
@@ -77,6 +99,14 @@ def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, inter
     cpus = os.cpu_count() or 1
     echo = lambda s: click.echo(s)  # noqa: E731
     load0 = os.getloadavg()[0]
+    if checked is not None:
+        echo(f"load average {load0:.2f}; host agreement of profile '{checked.name}' (no fit): the host backend "
+             f"(wall clock, best of {samples} x {interval:g} s) against the model clock (era {cal.HOST_ERA}, "
+             f"--cpus {cpus}), ops/s per task:")
+        cells = cal.measure(wanted, samples=samples, interval=interval, echo=lambda s: None)
+        _print_agreement(cal, cells, checked, layout, cpus, echo)
+        echo(f"\nload average now {os.getloadavg()[0]:.2f}")
+        return 0
     echo(f"load average {load0:.2f}; timing {len(cal.MICROBENCHES)} microbenchmarks and {len(wanted)} testcases "
          f"x {len(cal.CAL_MODES)} modes x 1 task in CPU time (median of {reps})")
     # the model side of the micro's measurements starts from the micro's own recorded history
@@ -147,15 +177,8 @@ def calibrate_cmd(out: str | None, reps: int, min_ms: float, samples: int, inter
     echo(f"\nhost agreement: the host backend (wall clock, best of {samples} x {interval:g} s) against the model "
          f"clock (era {cal.HOST_ERA}, --cpus {cpus}), ops/s per task:")
     cells = cal.measure(wanted, samples=samples, interval=interval, echo=lambda s: None)
-    rows = cal.host_agreement(cells, fit.profile, layout=layout, cpus=cpus)
+    _print_agreement(cal, cells, fit.profile, layout, cpus, echo)
     by_label = {c.label: c for c in cells}
-    echo(f"  {'':<26} {'host':>12}  {'model':>12}  {'error':>7}   {'host/CPU-s':>12}  {'error':>7}")
-    for label, host, model, err, cpu_err in rows:
-        echo(f"  {label:<26} {host:12.1f}  {model:12.1f}  {err * 100:+6.1f}%   "
-             f"{by_label[label].cpu_ops_per_s:12.1f}  {cpu_err * 100:+6.1f}%")
-    echo(f"  every cell (wall): {_stats([r[3] for r in rows])}")
-    echo(f"  every cell (per task CPU-second): {_stats([r[4] for r in rows])}")
-    echo(f"  1-task cells (per task CPU-second): {_stats([r[4] for r in rows if r[0].endswith(' 1')])}")
     held_cells = [c for c in cells if c.workload not in fit_names]
     half_rows = cal.host_agreement(held_cells, half.profile, layout=layout, cpus=cpus)
     echo("\nhost agreement of the held-out testcases with the half-fit profile:")

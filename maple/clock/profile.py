@@ -150,14 +150,15 @@ def from_json(data: Any, where: str) -> CostProfile:
     return CostProfile(str(data.get("name", where)), costs, sched, prov)
 
 
-def load_profile(spec: str | None = None) -> CostProfile:
+def load_profile(spec: str | None = None, *, option: str = "--profile") -> CostProfile:
     """The profile named ``spec`` (shipped) or stored at path ``spec``; None: the default.
 
-    Raises ``InputError`` (``--profile 'X': ...``) for an unknown name, an unreadable file,
-    bad JSON or a profile that misses an event or parameter.
+    Raises ``InputError`` (``OPTION 'X': ...``, ``option`` naming the command-line option that
+    gave ``spec``) for an unknown name, an unreadable file, bad JSON or a profile that misses an
+    event or parameter.
     """
     spec = DEFAULT_PROFILE if spec is None else spec
-    where = f"--profile '{spec}'"
+    where = f"{option} '{spec}'"
     looks_like_path = "/" in spec or spec.endswith(".json") or Path(spec).exists()
     if looks_like_path:
         try:

@@ -93,3 +93,47 @@ def test_calibrate_refuses_an_unwritable_out_before_measuring(capsys, tmp_path, 
     assert err.startswith("maplebench: error: --out '/proc/nope.json': cannot be written")
     code, _, err = run_cli(capsys, "calibrate", "--out", str(tmp_path / "missing" / "p.json"))
     assert code == 2 and "does not exist" in err and not (tmp_path / "missing").exists()
+
+
+def test_calibrate_check_refuses_bad_values_before_measuring(capsys, monkeypatch, tmp_path):
+    from cli_helpers import run_cli
+
+    from maple.clock import calibrate as cal
+
+    def measured(*a, **k):
+        raise AssertionError("measured before refusing")
+
+    monkeypatch.setattr(cal, "measure", measured)
+    monkeypatch.setattr(cal, "measure_benches", measured)
+    code, _, err = run_cli(capsys, "calibrate", "--check", "nope")
+    assert code == 2 and err.count("\n") == 1 and "--check 'nope': no such profile" in err
+    code, _, err = run_cli(capsys, "calibrate", "--prior", "nope")
+    assert code == 2 and "--prior 'nope'" in err
+    out = tmp_path / "p.json"
+    code, _, err = run_cli(capsys, "calibrate", "--check", "default", "--out", str(out))
+    assert code == 2 and "--check 'default'" in err and not out.exists()
+
+
+def test_calibrate_check_prints_the_agreement_without_fitting(capsys, monkeypatch):
+    """--check measures the host cells only (here a fake measurement) and models them with the
+    named profile: no microbenchmark, no fit, nothing written."""
+    import os
+
+    from cli_helpers import run_cli
+
+    from maple import workloads
+    from maple.clock.profile import load_profile
+
+    from maple.clock import calibrate as cal
+
+    monkeypatch.setattr(cal, "measure_benches", lambda *a, **k: (_ for _ in ()).throw(AssertionError("fit")))
+    cells = [cal.CellData("brk1 processes 1", "brk1", "processes", 1, 1e6, (1e6,), 1e6)]
+    monkeypatch.setattr(cal, "measure", lambda *a, **k: cells)
+    code, out, err = run_cli(capsys, "calibrate", "--check", "default", "--workloads", "brk1")
+    assert code == 0, err
+    assert "host agreement of profile 'default' (no fit)" in out
+    line = next(l for l in out.splitlines() if l.strip().startswith("brk1 processes 1"))
+    expected = cal.model_rate(workloads.get("brk1"), "processes", 1, load_profile("default"), "will-it-scale",
+                              os.cpu_count() or 1)
+    assert float(line.split()[4]) == pytest.approx(expected, rel=1e-3)
+    assert "every cell (wall)" in out
