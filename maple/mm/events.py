@@ -94,6 +94,9 @@ EVENTS: dict[str, str] = {
     "page_cache_hit": "one folio found in the page cache by a fault (filemap_fault's lookup)",
     "page_cache_alloc": "one page added to the page cache (by a fault, or by the readahead it started)",
     "page_mkwrite": "one shared-file write fault's page_mkwrite + dirtying (of the whole folio)",
+    "page_mkwrite_block": "one block of that folio walked by page_mkwrite (ext4_page_mkwrite -> "
+                          "block_page_mkwrite: __block_write_begin_int and block_commit_write per "
+                          "buffer_head; 4 KiB blocks: one per page of the folio)",
     "tlb_flush_local": "one local TLB flush (range or full)",
     "tlb_shootdown": "one TLB flush IPI round to the other CPUs running this mm",
     # fork and exit

@@ -1580,7 +1580,12 @@ class MM:
                     pt[vpn] = PTE_PRESENT | PTE_WRITE
                     ev = self.events
                     if ev.enabled:
-                        ev.add("page_copy" if private else "page_mkwrite")
+                        if private:
+                            ev.add("page_copy")
+                        else:  # wp_page_shared: page_mkwrite walks the whole folio's blocks
+                            ev.add("page_mkwrite")
+                            page = vma.pgoff + ((addr - vma.start) >> PAGE_SHIFT)
+                            ev.add("page_mkwrite_block", file.folio(page)[1] if self._file_folios else 1)
                         ev.add("pte_set")
                     return
             if file is not None and self._file_folios and not file.shmem:
@@ -1611,7 +1616,11 @@ class MM:
                 else:
                     ev.add("page_cache_hit" if cached else "page_cache_alloc")
                     if write:
-                        ev.add("page_copy" if private else "page_mkwrite")
+                        if private:
+                            ev.add("page_copy")
+                        else:  # an order-0 page: one block
+                            ev.add("page_mkwrite")
+                            ev.add("page_mkwrite_block")
                 ev.add("pte_set")
         finally:
             lock.release()
@@ -1635,7 +1644,8 @@ class MM:
           one page (also without the flag, and for a userfaultfd-armed VMA, not modelled).
 
         Events: ``page_cache_alloc`` per page readahead added, ``page_cache_hit`` once if the
-        folio was cached, ``page_mkwrite`` or ``page_copy`` once for a write,
+        folio was cached, ``page_mkwrite`` (and ``page_mkwrite_block`` per page of the
+        folio) or ``page_copy`` once for a write,
         ``pte_table_alloc`` for a new PTE table, ``pte_set`` per PTE installed (one for a PMD
         entry)."""
         era = self.era
@@ -1704,7 +1714,11 @@ class MM:
             if cached:
                 ev.add("page_cache_hit")
             if write:
-                ev.add("page_copy" if cow else "page_mkwrite")
+                if cow:
+                    ev.add("page_copy")
+                else:  # page_mkwrite walks every block of the folio, however much is mapped
+                    ev.add("page_mkwrite")
+                    ev.add("page_mkwrite_block", nr)
             if new_table:
                 ev.add("pte_table_alloc")
             ev.add("pte_set", entries)

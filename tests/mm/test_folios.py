@@ -274,3 +274,18 @@ def test_older_eras_place_file_mappings_as_before(kind):
     a, b = make_mm(kind, layout="cat"), make_mm(kind, layout="cat")
     f = File("/tmp/wis")
     assert a.mmap(0, 128 * MiB, RW, MAP_SHARED, f) == b.mmap(0, 128 * MiB, RW, MAP_PRIVATE | 0x20)
+
+
+@pytest.mark.parametrize("kind", ["current", *PER_PAGE])
+def test_page_mkwrite_walks_every_block_of_the_folio(kind):
+    """ext4's block_page_mkwrite works per buffer_head of the whole folio, however many of its
+    pages the fault maps: one block per page touched in steady state, whatever the folio sizes;
+    one page_mkwrite per fault."""
+    mm = recording(kind)
+    f = File("/tmp/wis", size=128 * MiB)
+    touch_pass(mm, f, 128 * MiB)  # the first pass fills the page cache
+    faults, ev, _zap = touch_pass(mm, f, 128 * MiB)
+    assert ev["page_mkwrite"] == faults
+    assert ev["page_mkwrite_block"] == 128 * MiB // P
+    if kind == "current":
+        assert faults == sum(folio_sizes(f).values()) < ev["page_mkwrite_block"]
