@@ -112,6 +112,13 @@ def test_calibrate_check_refuses_bad_values_before_measuring(capsys, monkeypatch
     out = tmp_path / "p.json"
     code, _, err = run_cli(capsys, "calibrate", "--check", "default", "--out", str(out))
     assert code == 2 and "--check 'default'" in err and not out.exists()
+    for extra, option in ((["--reps", "3"], "--reps"), (["--min-ms", "5"], "--min-ms"), (["--prior", "prior"], "--prior")):
+        code, _, err = run_cli(capsys, "calibrate", "--check", "default", *extra)
+        assert code == 2 and err.count("\n") == 1 and f"{option} is not used" in err
+    code, _, err = run_cli(capsys, "calibrate", "--check", "default", "--workloads", ",")
+    assert code == 2 and "--workloads ','" in err
+    code, _, err = run_cli(capsys, "calibrate", "--reps", "0")
+    assert code == 2 and err.strip() == "maplebench: error: --reps 0: must be positive"
 
 
 def test_calibrate_check_prints_the_agreement_without_fitting(capsys, monkeypatch):
@@ -137,3 +144,8 @@ def test_calibrate_check_prints_the_agreement_without_fitting(capsys, monkeypatc
                               os.cpu_count() or 1)
     assert float(line.split()[4]) == pytest.approx(expected, rel=1e-3)
     assert "every cell (wall)" in out
+    # the host's 1e6 is within 35% of the model's rate (about 0.9e6): the target line says met
+    assert "target (wall: median <= 15%, none over 35%): met" in out
+    cells[0] = cal.CellData("brk1 processes 1", "brk1", "processes", 1, 3e6, (3e6,), 3e6)
+    code, out, err = run_cli(capsys, "calibrate", "--check", "default", "--workloads", "brk1")
+    assert code == 0 and "missed (1 over: brk1 processes 1)" in out and "Run to run" in out
