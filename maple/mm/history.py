@@ -57,23 +57,21 @@ from maple.linux import (
     MAP_FIXED_NOREPLACE,
     MAP_PRIVATE,
     MAP_STACK,
+    PAGE_MASK,
     PAGE_SHIFT,
     PAGE_SIZE,
+    PROT_EXEC,
     PROT_NONE,
     PROT_READ,
     PROT_WRITE,
     VM_ACCOUNT,
-    VM_DONTDUMP,
-    VM_DONTEXPAND,
-    VM_EXEC,
     VM_GROWSDOWN,
-    VM_IO,
     VM_MAYEXEC,
     VM_MAYREAD,
     VM_MAYWRITE,
-    VM_PFNMAP,
     VM_READ,
     VM_WRITE,
+    page_align,
 )
 
 __all__ = ["HISTORY_SUFFIX", "history_layouts", "load_history", "build_history", "exec_image",
@@ -81,7 +79,6 @@ __all__ = ["HISTORY_SUFFIX", "history_layouts", "load_history", "build_history",
            "THREAD_STACK_SIZE", "GUARD_SIZE", "MAIN_ARENA_FIRST_BRK"]
 
 HISTORY_SUFFIX = ".history.gz"
-_MASK = ~(PAGE_SIZE - 1)
 #: glibc's default thread stack: ``RLIMIT_STACK`` (8 MiB, the default soft limit)
 THREAD_STACK_SIZE = 8 << 20
 #: glibc's default guard: one page (``__default_pthread_attr.guardsize``)
@@ -94,11 +91,7 @@ _STACK_EXPAND = 128 << 10
 
 
 def _page_start(x: int) -> int:
-    return x & _MASK
-
-
-def _page_align(x: int) -> int:
-    return (x + PAGE_SIZE - 1) & _MASK
+    return x & PAGE_MASK
 
 
 # -- ELF program headers (recording side) --------------------------------------------------
@@ -123,7 +116,7 @@ def elf_loads(path: str) -> dict[str, Any]:
                     "<IIQQQQQQ", table, i * phentsize)
                 if p_type == 1:  # PT_LOAD
                     prot = (PROT_READ if p_flags & 4 else 0) | (PROT_WRITE if p_flags & 2 else 0) | (
-                        0x4 if p_flags & 1 else 0)
+                        PROT_EXEC if p_flags & 1 else 0)
                     loads.append([vaddr, off, filesz, memsz, prot])
                 elif p_type == 3:  # PT_INTERP
                     fh.seek(off)
@@ -140,7 +133,7 @@ def _elf_image(mm: Any, file: Any, loads: list[list[int]], bias: int, first_flag
     """``elf_load`` for every ``PT_LOAD`` (``load_elf_binary`` / ``load_elf_interp``): the
     first mapped with the image's total size (``total_mapping_size``) and its tail unmapped,
     the others ``MAP_FIXED``; bss: ``padzero`` then ``vm_brk_flags`` of whole pages."""
-    total = _page_align(loads[-1][0] + loads[-1][3]) - _page_start(loads[0][0])
+    total = page_align(loads[-1][0] + loads[-1][3]) - _page_start(loads[0][0])
     base = None
     for i, (vaddr, off, filesz, memsz, prot) in enumerate(loads):
         addr = (bias if base is None else base) + vaddr
@@ -148,8 +141,8 @@ def _elf_image(mm: Any, file: Any, loads: list[list[int]], bias: int, first_flag
         page_off = vaddr & (PAGE_SIZE - 1)
         start = _page_start(addr)
         if filesz:
-            size = _page_align(filesz + page_off)
-            length = _page_align(total) if i == 0 else size
+            size = page_align(filesz + page_off)
+            length = page_align(total) if i == 0 else size
             got = mm.mmap(start, length, prot, flags, file, (off - page_off) >> PAGE_SHIFT)
             if i == 0:
                 if length > size:
@@ -164,7 +157,7 @@ def _elf_image(mm: Any, file: Any, loads: list[list[int]], bias: int, first_flag
             zero_start = start
             zero_end = start + page_off + memsz
         if memsz > filesz:
-            lo, hi = _page_align(zero_start), _page_align(zero_end)
+            lo, hi = page_align(zero_start), page_align(zero_end)
             if hi > lo:  # vm_brk_flags: anonymous pages for the rest of the bss
                 mm.mmap(lo, hi - lo, prot | PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)
 
@@ -173,7 +166,7 @@ def _relocate(mm: Any, loads: list[list[int]], base: int) -> None:
     """ld.so's relocation writes: every page of each writable ``PT_LOAD``'s file part."""
     for vaddr, _off, filesz, _memsz, prot in loads:
         if prot & PROT_WRITE and filesz:
-            for a in range(_page_start(base + vaddr), _page_align(base + vaddr + filesz), PAGE_SIZE):
+            for a in range(_page_start(base + vaddr), page_align(base + vaddr + filesz), PAGE_SIZE):
                 mm.fault(a, write=True)
 
 
@@ -182,7 +175,7 @@ def exec_image(mm: Any, history: dict[str, Any], files: dict[str, Any]) -> None:
     docstring for the kernel functions mirrored, Linux 6.18). ``history`` is the recording's
     ``meta["history"]``; ``files`` maps paths to the ``File`` objects the replay uses.
     Raises ``InputError`` when the simulated placement differs from the recorded one."""
-    from maple.mm.layout import build_vmas, parse_maps
+    from maple.mm.layout import build_vmas, parse_maps, perm_flags, special_mapping_flags
     from maple.mm.vma import VMA
 
     b = history["bases"]
@@ -213,11 +206,8 @@ def exec_image(mm: Any, history: dict[str, Any], files: dict[str, Any]) -> None:
         raise InputError(f"history: vDSO range placed at {at:#x}, recorded at {b['vdso_range']:#x}")
     order = {"[vdso]": 0, "[vvar]": 1, "[vvar_vclock]": 2}
     for name, off, size in sorted(specials, key=lambda s: order.get(s[0], 3)):
-        if name == "[vdso]":
-            vf = VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
-        else:
-            vf = VM_READ | VM_MAYREAD | VM_IO | VM_DONTDUMP | VM_PFNMAP
-        mm.insert_vm_struct(VMA(at + off, at + off + size, vf | VM_DONTEXPAND, None, 0, None, 0, name))
+        vf = special_mapping_flags(name, perm_flags("r-xp" if name == "[vdso]" else "r--p"))
+        mm.insert_vm_struct(VMA(at + off, at + off + size, vf, None, 0, None, 0, name))
     _relocate(mm, interp["loads"], b["interp"] - _page_start(interp["loads"][0][0]))
     _relocate(mm, exe["loads"], b["exe"] - _page_start(exe["loads"][0][0]))
 

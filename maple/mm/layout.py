@@ -245,6 +245,25 @@ def _stack_window(arch: Arch) -> int:
     return 1 << 24 if arch.compat32 else 1 << 35
 
 
+def perm_flags(perms: str) -> int:
+    """``vm_flags`` a mapping with maps permissions ``perms`` (``"r-xp"``) had at least: its
+    ``VM_READ``/``VM_WRITE``/``VM_EXEC`` and every ``VM_MAY*`` (what ``do_mmap`` gives a
+    private mapping)."""
+    r, w, x = perms[:3]
+    return (VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | (VM_READ if r == "r" else 0) | (VM_WRITE if w == "w" else 0)
+            | (VM_EXEC if x == "x" else 0))
+
+
+def special_mapping_flags(name: str, flags: int) -> int:
+    """``flags`` of a special mapping ``name`` (``_install_special_mapping``: never merged,
+    ``VM_DONTEXPAND``); the vDSO data pages (``[vvar]``, ``[vvar_vclock]``) are also
+    ``VM_IO | VM_PFNMAP | VM_DONTDUMP`` and cannot be made writable or executable."""
+    flags |= VM_DONTEXPAND
+    if name.startswith("[vvar"):
+        flags = (flags & ~(VM_MAYWRITE | VM_MAYEXEC)) | VM_IO | VM_PFNMAP | VM_DONTDUMP
+    return flags
+
+
 def build_vmas(entries: list[MapsEntry]) -> Built:
     """VMAs (with reconstructed flags, files and anon_vmas) and mm fields for ``entries``.
 
@@ -261,9 +280,8 @@ def build_vmas(entries: list[MapsEntry]) -> Built:
     heaps: list[VMA] = []
     stack = None
     for i, e in enumerate(entries):
-        r, w, x, s = e.perms
-        flags = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC
-        flags |= (VM_READ if r == "r" else 0) | (VM_WRITE if w == "w" else 0) | (VM_EXEC if x == "x" else 0)
+        w, s = e.perms[1], e.perms[3]
+        flags = perm_flags(e.perms)
         name = e.name
         if _STACK_TID.match(name):
             name = ""
@@ -272,9 +290,7 @@ def build_vmas(entries: list[MapsEntry]) -> Built:
         anon = False
         if name.startswith("[") and name not in ("[heap]", "[stack]") and not name.startswith("[anon"):
             special = name
-            flags |= VM_DONTEXPAND
-            if name.startswith("[vvar"):
-                flags = (flags & ~(VM_MAYWRITE | VM_MAYEXEC)) | VM_IO | VM_PFNMAP | VM_DONTDUMP
+            flags = special_mapping_flags(name, flags)
         elif name and not name.startswith("["):
             key = (name, e.dev, e.inode)
             file = files.get(key)

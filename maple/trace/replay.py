@@ -45,18 +45,18 @@ from maple.linux import (
     MAP_FIXED_NOREPLACE,
     MAP_PRIVATE,
     MAP_SHARED,
+    PAGE_MASK,
     PAGE_SHIFT,
-    PAGE_SIZE,
     PROT_READ,
     PROT_WRITE,
     VM_SHARED,
+    page_align,
 )
 from maple.trace.addrmap import AddressMap
 from maple.trace.faults import FaultModel
 from maple.trace.format import Trace
 from maple.trace.strace import MREMAP_DONTUNMAP, MREMAP_FIXED
 
-_PAGE_MASK = ~(PAGE_SIZE - 1)
 _FIXED = MAP_FIXED | MAP_FIXED_NOREPLACE
 
 
@@ -68,10 +68,6 @@ def _default_layout() -> str:
 #: program that dominates a compile, captured by :func:`maple.trace.record.exec_layout`), used
 #: for programs the trace has no layout for.
 DEFAULT_LAYOUT = _default_layout()
-
-
-def _align(n: int) -> int:
-    return (n + PAGE_SIZE - 1) & _PAGE_MASK
 
 
 class Space:
@@ -216,12 +212,12 @@ class Replay:
         op = ev[0]
         if op == "p" and why == "!ENOMEM":
             addr, length = ev[3], ev[4]
-            pieces = sp.amap.pieces(addr & _PAGE_MASK, _align(addr + length))
+            pieces = sp.amap.pieces(addr & PAGE_MASK, page_align(addr + length))
             if not any(self._holes(sp.mm, s, e) for s, e in pieces):
                 self._diverged(ev, "failed with ENOMEM in the trace, its range is mapped here")
         elif op == "m" and why == "!EEXIST" and ev[6] & MAP_FIXED_NOREPLACE:
             target = sp.amap.translate(ev[3])
-            end = target + _align(ev[4])
+            end = target + page_align(ev[4])
             if all(v.end <= target or v.start >= end for v in sp.mm.index):
                 self._diverged(ev, "failed with EEXIST in the trace, its range is free here")
 
@@ -236,7 +232,7 @@ class Replay:
         self.stats["syscalls"] += 1
         mm = sp.mm
         try:
-            for s, e in sp.amap.pieces(addr & _PAGE_MASK, _align(addr + length)):
+            for s, e in sp.amap.pieces(addr & PAGE_MASK, page_align(addr + length)):
                 call(mm, s, e)
         except self._MMError as exc:
             self._diverged(ev, exc)
@@ -291,7 +287,7 @@ class Replay:
             self._failed_here_too(ev, sp, res)
             return
         self.stats["syscalls"] += 1
-        size = _align(length)
+        size = page_align(length)
         mm = sp.mm
         amap = sp.amap
         f = self._file(fid) if not flags & MAP_ANONYMOUS else None
@@ -332,7 +328,7 @@ class Replay:
         if new != want:
             self._diverged(ev, f"brk returned {new:#x}, wanted {want:#x}")
         if old and new > old:
-            self._touch(mm, _align(old), _align(new), PROT_READ | PROT_WRITE, i)
+            self._touch(mm, page_align(old), page_align(new), PROT_READ | PROT_WRITE, i)
 
     def _mremap(self, i: int, ev: tuple, sp: Space) -> None:
         _, _, _, old, oldlen, newlen, flags, new, res = ev
@@ -343,7 +339,7 @@ class Replay:
         mm = sp.mm
         amap = sp.amap
         sold = amap.translate(old)
-        osize, nsize = _align(oldlen), _align(newlen)
+        osize, nsize = page_align(oldlen), page_align(newlen)
         vma = mm.find_vma(sold)
         if vma is None or vma.start > sold:
             self._diverged(ev, "mremap: no mapping at the old address")
