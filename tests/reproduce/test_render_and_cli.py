@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import assert_input_error, run_cli
+from reproduce_helpers import constructed_measure
 
 import maple.reproduce.seed as seed_mod
-from maple.bench.runner import Cell
 from maple.reproduce import render
 from maple.reproduce.plot import plot
 from maple.reproduce.published import load
@@ -18,18 +18,13 @@ from maple.reproduce.published import load
 HEADER = "table,operation,published_pct,modeled_pct,agrees"
 
 
-def _fake(plan, base, new, settings, progress):
-    data = {}
-    for g in plan:
-        for kind in g.kinds(base, new):
-            for n in g.procs:
-                progress.cell(0, 0, Cell(g.workload, kind, g.mode, n))
-                if g.workload == "kernbench":
-                    data[(g.workload, kind, g.mode, n)] = {"user": [9.0], "syst": [2.0 if kind == base else 2.1],
-                                                           "elsp": [4.0]}
-                else:
-                    data[(g.workload, kind, g.mode, n)] = {"ops": [100.0 if kind == base else 66.0]}
-    return data
+def _samples(g, kind, n, base, new):
+    if g.workload == "kernbench":
+        return {"user": [9.0], "syst": [2.0 if kind == base else 2.1], "elsp": [4.0]}
+    return {"ops": [100.0 if kind == base else 66.0]}
+
+
+_fake = constructed_measure(_samples)
 
 
 @pytest.fixture()

@@ -6,9 +6,9 @@ import io
 import math
 
 import pytest
+from reproduce_helpers import constructed_measure
 
 from maple.bench import stats
-from maple.bench.runner import Cell
 from maple.errors import InputError
 from maple.reproduce.published import load
 from maple.reproduce.seed import (
@@ -18,24 +18,19 @@ from maple.reproduce.seed import (
 ROWS = {r.operation: r for r in load()}
 
 
-def fake_measure(plan, base, new, settings, progress):
+def _samples(g, kind, n, base, new):
     """Constructed samples: new kind at 70 % of base ops in processes mode, 150 % in threads
     mode; kernbench syst 5 % longer; brk2 at 90 % of brk1 on the base kind."""
-    data = {}
-    for g in plan:
-        for kind in g.kinds(base, new):
-            for n in g.procs:
-                progress.cell(0, 0, Cell(g.workload, kind, g.mode, n))
-                if g.workload == "kernbench":
-                    f = 1.05 if kind == new else 1.0
-                    data[(g.workload, kind, g.mode, n)] = {"user": [10.0, 10.0], "syst": [2.0 * f, 2.0 * f],
-                                                           "elsp": [5.0, 5.0]}
-                    continue
-                ops = 1000.0 * n * (0.9 if g.workload == "brk2" else 1.0)
-                if kind == new and kind != base:
-                    ops *= 0.7 if g.mode == "processes" else 1.5
-                data[(g.workload, kind, g.mode, n)] = {"ops": [ops, ops * 1.01]}
-    return data
+    if g.workload == "kernbench":
+        f = 1.05 if kind == new else 1.0
+        return {"user": [10.0, 10.0], "syst": [2.0 * f, 2.0 * f], "elsp": [5.0, 5.0]}
+    ops = 1000.0 * n * (0.9 if g.workload == "brk2" else 1.0)
+    if kind == new and kind != base:
+        ops *= 0.7 if g.mode == "processes" else 1.5
+    return {"ops": [ops, ops * 1.01]}
+
+
+fake_measure = constructed_measure(_samples)
 
 
 def test_plan_covers_every_published_row() -> None:
