@@ -69,11 +69,7 @@ class Fit:
     residuals: list[tuple[str, float, float, float]] = field(default_factory=list)
 
     def median_abs_error(self) -> float:
-        errs = sorted(abs(r[3]) for r in self.residuals)
-        if not errs:
-            return math.nan
-        mid = len(errs) // 2
-        return errs[mid] if len(errs) % 2 else (errs[mid - 1] + errs[mid]) / 2
+        return median([abs(r[3]) for r in self.residuals])
 
 
 def events_per_op(calls: Iterable[tuple[str, list[Any], int]]) -> dict[str, float]:
@@ -92,7 +88,7 @@ def events_per_op(calls: Iterable[tuple[str, list[Any], int]]) -> dict[str, floa
 
 def predict(profile: CostProfile, m: Measurement) -> float:
     """Modeled ns per op of ``m`` under ``profile`` (no contention)."""
-    return sum(profile.costs[e] * k for e, k in m.events.items())
+    return profile.price(m.events)
 
 
 def fit_profile(
@@ -171,11 +167,10 @@ FAULT_MISMATCH = 0.10
 
 
 def median(values: Sequence[float]) -> float:
-    vals = sorted(values)
-    if not vals:
-        return math.nan
-    mid = len(vals) // 2
-    return vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2
+    """The median of ``values`` (NaN for none)."""
+    import statistics
+
+    return statistics.median(values) if len(values) else math.nan
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ class _Cpu:
 class _Task:
     __slots__ = ("index", "program", "cpu", "lock", "held", "call", "segs", "seg_i", "ops_due",
                  "next_call", "ops", "want", "extra_ns", "slice_start", "wait_start", "gen",
-                 "after_run", "state", "done", "spin_deadline")
+                 "after_run", "state", "spin_deadline")
 
     def __init__(self, index: int, program: Program, cpu: _Cpu, lock: RWSem) -> None:
         self.index = index
@@ -175,7 +175,6 @@ class _Task:
         self.gen = 0  # invalidates stale timer events (spin timeouts)
         self.after_run: Any = None  # what to do when the task next gets its CPU
         self.state = "ready"  # ready | running | spinning | sleeping | done
-        self.done = False
         self.spin_deadline = 0.0
 
 
@@ -268,7 +267,6 @@ class Simulation:
             cpu = task.cpu
             if task.next_call is None:
                 task.state = "done"
-                task.done = True
                 continue
             task.after_run = self._arrive
             if cpu.current is None:
@@ -404,7 +402,6 @@ class Simulation:
         task.segs = []
         if task.next_call is None:
             task.state = "done"
-            task.done = True
             cpu = task.cpu
             cpu.current = None
             self._switch(cpu)
@@ -610,10 +607,6 @@ class Simulation:
             self._wake(head)
 
 
-def total_ops(sim: Simulation) -> int:
-    return sum(sim.counts())
-
-
 def window_samples(sim: Simulation, edges: Iterable[float]) -> list[tuple[int, int, int, float]]:
     """Run the simulation across consecutive windows (``edges`` in ns, ascending, the first
     being the current time) and return will-it-scale samples ``(total, min, max, seconds)``."""
@@ -667,12 +660,11 @@ class IndependentTasks:
         self.cs_ns = s["context_switch_ns"]
         where = placement(tasks, cpus, smt)
         per_cpu: dict[int, int] = {}
-        self._slot: list[tuple[int, int]] = []  # (tasks on its CPU, its turn)
+        turns = []
         for c in where:
-            k = per_cpu.get(c, 0)
-            per_cpu[c] = k + 1
-            self._slot.append((0, k))
-        self._slot = [(per_cpu[c], k) for c, (_, k) in zip(where, self._slot)]
+            turns.append(per_cpu.get(c, 0))
+            per_cpu[c] = turns[-1] + 1
+        self._slot = [(per_cpu[c], k) for c, k in zip(where, turns)]  # (tasks on its CPU, its turn)
         busy_per_core: dict[int, int] = {}
         for c in per_cpu:
             busy_per_core[c // smt] = busy_per_core.get(c // smt, 0) + 1

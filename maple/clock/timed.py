@@ -31,7 +31,8 @@ from maple.clock.profile import CostProfile, load_profile
 
 __all__ = ["model_iteration", "replay_costs", "makespan"]
 
-_CACHE: dict[tuple, dict[str, Any]] = {}
+#: (trace id, kind, fault model, costs) -> (the trace, replay_costs of it): a replay is priced once per run
+_CACHE: dict[tuple, tuple[Any, dict[str, Any]]] = {}
 
 
 def replay_costs(trace: Any, split: Any, kind: str, profile: CostProfile, *, faults: Any = None) -> dict[str, Any]:
@@ -109,10 +110,14 @@ def model_iteration(wl: Any, kind: str, tasks: int, mode: str, *, config: Any = 
     """One kernbench/trace iteration on the model clock (see the module docstring)."""
     profile = load_profile(getattr(config, "profile", None))
     cpus = modeled_cpus(getattr(config, "cpus", None))
-    key = (id(wl.trace), kind, profile.name, tuple(sorted(profile.costs.items())))
-    costs = _CACHE.get(key)
-    if costs is None:
-        costs = _CACHE[key] = replay_costs(wl.trace, wl.split, kind, profile, faults=wl.opts.get("faults"))
+    faults = wl.opts.get("faults")
+    key = (id(wl.trace), kind, faults, tuple(sorted(profile.costs.items())))
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is wl.trace:  # the id of a trace since freed can come back
+        costs = hit[1]
+    else:
+        costs = replay_costs(wl.trace, wl.split, kind, profile, faults=faults)
+        _CACHE[key] = (wl.trace, costs)
     work = [(s * 1e-9 + u * 1e-6) for s, u in zip(costs["job_syst_ns"], costs["job_user_us"])]
     syst = (sum(costs["job_syst_ns"]) + costs["root_syst_ns"]) * 1e-9
     user = (sum(costs["job_user_us"]) + costs["root_user_us"]) * 1e-6

@@ -323,14 +323,12 @@ class MapleVmaIndex:
     def _account(self, acc: list) -> None:
         """Where the operation's nodes came from, by the era's allocation policy."""
         height, used, need = acc
-        era = self.era
-        policy = "worst" if era is None else era.prealloc
         add = self.events.add
-        if self.gfp or policy == "none":  # mas_store_gfp: allocate what the store needs
+        if self.gfp or not (self._worst or self._precise):  # mas_store_gfp / no preallocation
             if used:
                 add("node_alloc", used)
             return
-        request = 1 + 3 * height if policy == "worst" else need
+        request = 1 + 3 * height if self._worst else need
         if request:
             self._preallocated += request
             add("node_prealloc", request)

@@ -361,11 +361,6 @@ class MM:
             if not vma.vm_readers:
                 cond.notify_all()
 
-    def _anon_get(self, anon: AnonVma | None) -> None:
-        """A VMA starts using ``anon`` (its anon_vma_chain links it)."""
-        if anon is not None:
-            anon.refs += 1
-
     def _unlink_anon(self, vma: VMA, ev: EventRecorder) -> None:
         """``unlink_anon_vmas`` for a VMA going away: under the anon_vma lock, free its chain;
         the last VMA using the anon_vma frees it. Events only while recording."""
@@ -1219,8 +1214,7 @@ class MM:
         ``VM_GROWSDOWN`` VMA follows the range. Events only: the simulation's semaphore stays
         held for write (its page-table model is not safe against concurrent faults)."""
         if self.era.downgrade_checks_neighbours:
-            peek = getattr(self._index, "peek_vma", None)
-            nxt = peek(end) if peek is not None else None
+            nxt = self._index.peek_vma(end)
             if nxt is not None and nxt.flags & VM_GROWSDOWN:
                 return
         self.events.add("mmap_lock_downgrade")
@@ -1256,16 +1250,13 @@ class MM:
         cands = [t for t in range(lo, hi + 1) if t in ptables] if hi - lo < len(ptables) else [
             t for t in ptables if lo <= t <= hi
         ]
-        peek = getattr(self._index, "peek_vma", None)
+        peek = self._index.peek_vma
         freed = 0
         for t in cands:
             t_start = t << _PMD_SHIFT
             t_end = t_start + (1 << _PMD_SHIFT)
-            if peek is None:
-                keep = t_start < start or t_end > end
-            else:
-                v = peek(t_start)
-                keep = v is not None and v.start < t_end
+            v = peek(t_start)
+            keep = v is not None and v.start < t_end
             if not keep:
                 ptables.discard(t)
                 freed += 1
