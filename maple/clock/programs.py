@@ -4,7 +4,7 @@
   steady cycle; the scheduler tests' synthetic tasks).
 * ``ThreadTask``: threads mode. Each task is a real Python thread running the workload's
   ``setup`` and ``loop`` on the *shared* simulated mm, used as a coroutine: the mm it sees is a
-  ``_CallGate`` whose syscall methods (``brk``, ``mmap``, ``munmap``, ``mprotect``, ``fault``,
+  ``_SyscallProxy`` whose syscall methods (``brk``, ``mmap``, ``munmap``, ``mprotect``, ``fault``,
   ...) stop the thread and hand control back to the scheduler, which resumes it when the
   call's lock is granted in virtual time. Exactly one thread runs at any moment (a baton of
   two locks), so the real mm changes state in virtual-time order, and per-thread mm state
@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from maple.mm.events import Segment
 
@@ -57,23 +57,35 @@ class _Stop(BaseException):
     """Raised inside a task thread to end it (not an Exception: workloads must not catch it)."""
 
 
-class _CallGate:
-    """The mm as a task thread sees it: calls go through the scheduler, the rest passes on."""
+class _SyscallProxy:
+    """``mm`` as a loop sees it, with every syscall or fault method (``SYSCALLS``) routed
+    through ``through(name, method, args, kwargs)``; everything else passes on."""
 
-    def __init__(self, task: "ThreadTask", mm: Any) -> None:
-        self._task = task
+    __slots__ = ("_mm", "_through")
+
+    def __init__(self, mm: Any, through: Callable[[str, Any, tuple, dict], Any]) -> None:
         self._mm = mm
+        self._through = through
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._mm, name)
         if name in SYSCALLS and callable(value):
-            task = self._task
+            through = self._through
 
             def call(*args: Any, **kwargs: Any) -> Any:
-                return task.gate(name, value, args, kwargs)
+                return through(name, value, args, kwargs)
 
             return call
         return value
+
+
+def steps_per_pass(workload: Any) -> int:
+    """``steps_per_loop``: the loop steps that make one pass of the testcase (at least 1)."""
+    return max(1, int(getattr(workload, "steps_per_loop", 1)))
+
+
+def _no_call(workload: Any) -> RuntimeError:
+    return RuntimeError(f"{workload.name}: a loop step made no syscall or fault; the model clock cannot time it")
 
 
 class ThreadTask:
@@ -92,7 +104,7 @@ class ThreadTask:
         self.phase = phase
         self.mm = mm
         self.index = index
-        self.gate_mm = _CallGate(self, mm)
+        self.gate_mm = _SyscallProxy(mm, self.gate)
         self._mine = threading.Lock()
         self._mine.acquire()
         self._back = threading.Lock()
@@ -215,7 +227,7 @@ class ThreadTask:
                 self._calls_in_step = 0
                 ops = loop(mm, state)
                 if self._calls_in_step == 0:
-                    raise RuntimeError(f"{wl.name}: a loop step made no syscall or fault; the model clock cannot time it")
+                    raise _no_call(wl)
                 self._step_end = (int(ops), self._calls_in_step)
         except _Stop:
             return
@@ -251,16 +263,10 @@ def probe_step(workload: Any, mm: Any, task: int = 0) -> tuple[int, int]:
     their first step per call. Raises ``RuntimeError`` for a step that makes no call."""
     calls = 0
 
-    class _Counter:
-        def __getattr__(self, name: str) -> Any:
-            value = getattr(mm, name)
-            if name in SYSCALLS and callable(value):
-                def call(*args: Any, **kwargs: Any) -> Any:
-                    nonlocal calls
-                    calls += 1
-                    return value(*args, **kwargs)
-                return call
-            return value
+    def count(name: str, method: Any, args: tuple, kwargs: dict) -> Any:
+        nonlocal calls
+        calls += 1
+        return method(*args, **kwargs)
 
     events = getattr(mm, "events", None)
     was = events.enabled if events is not None else False
@@ -268,12 +274,12 @@ def probe_step(workload: Any, mm: Any, task: int = 0) -> tuple[int, int]:
         events.enabled = False
     try:
         state = workload.setup(mm, task)
-        ops = workload.loop(_Counter(), state)
+        ops = workload.loop(_SyscallProxy(mm, count), state)
     finally:
         if events is not None:
             events.enabled = was
     if calls == 0:
-        raise RuntimeError(f"{workload.name}: a loop step made no syscall or fault; the model clock cannot time it")
+        raise _no_call(workload)
     return int(ops), calls
 
 
@@ -298,8 +304,7 @@ def warmup_steps(workload: Any) -> int:
     least one) of ``steps_per_loop`` steps, so a first pass that fills caches (the page cache
     of page_fault2/3's file, the heap's first growth) is never in a counted window. Both modes
     use it: ``record_cycle`` (processes) and ``ThreadTask`` (threads)."""
-    per_pass = max(1, int(getattr(workload, "steps_per_loop", 1)))
-    return per_pass * max(1, int(getattr(workload, "det_warmup_loops", 1)))
+    return steps_per_pass(workload) * max(1, int(getattr(workload, "det_warmup_loops", 1)))
 
 
 def phase_steps(workload: Any, index: int, tasks: int) -> int:
@@ -308,8 +313,7 @@ def phase_steps(workload: Any, index: int, tasks: int) -> int:
     seconds and drifted apart, so threads tasks start spread evenly over one pass rather than
     all at its first call: for page_fault* (64 steps per 32768-page pass) not every task maps
     its region at once; a one-step pass (brk*, malloc1, mmap*) puts every task at phase 0."""
-    per_pass = max(1, int(getattr(workload, "steps_per_loop", 1)))
-    return index * per_pass // max(1, tasks)
+    return index * steps_per_pass(workload) // max(1, tasks)
 
 
 def record_cycle(workload: Any, mm: Any, *, task: int = 0, max_steps: int | None = None) -> StepCycle:
@@ -325,24 +329,18 @@ def record_cycle(workload: Any, mm: Any, *, task: int = 0, max_steps: int | None
     calls: list[Call] = []
     current: list[Call] = []
 
-    class _Recorder:
-        def __getattr__(self, name: str) -> Any:
-            value = getattr(mm, name)
-            if name in SYSCALLS and callable(value):
-                def call(*args: Any, **kwargs: Any) -> Any:
-                    events.take()
-                    try:
-                        return value(*args, **kwargs)
-                    finally:
-                        current.append((name, events.take(), 0))
-                return call
-            return value
+    def record(name: str, method: Any, args: tuple, kwargs: dict) -> Any:
+        events.take()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            current.append((name, events.take(), 0))
 
     events.enabled = False
     state = workload.setup(mm, task)
     events.enabled = True
-    gate = _Recorder()
-    per_pass = max(1, int(getattr(workload, "steps_per_loop", 1)))
+    gate = _SyscallProxy(mm, record)
+    per_pass = steps_per_pass(workload)
     warm = warmup_steps(workload)
     for _ in range(warm):
         workload.loop(gate, state)
@@ -355,7 +353,7 @@ def record_cycle(workload: Any, mm: Any, *, task: int = 0, max_steps: int | None
         current.clear()
         ops = workload.loop(gate, state)
         if not current:
-            raise RuntimeError(f"{workload.name}: a loop step made no syscall or fault; the model clock cannot time it")
+            raise _no_call(workload)
         steps.append(spread_ops(current, int(ops)))
         sigs.append(_signature(current))
         n = len(sigs)
