@@ -44,6 +44,15 @@ def touch_pass(mm, f: File, size: int, flags: int = MAP_SHARED, addr: int = BASE
     return faults, ev, zap
 
 
+def warm_file(kind: str = "current") -> tuple:
+    """A recording mm of ``kind`` and a 128 MiB file whose page cache one shared write pass
+    has filled (the steady state of page_fault3)."""
+    mm = recording(kind)
+    f = File("/tmp/wis", size=128 * MiB)
+    touch_pass(mm, f, 128 * MiB)
+    return mm, f
+
+
 def folio_sizes(f: File) -> Counter:
     """Folio size (pages) -> how many folios of that size ``f``'s page cache holds."""
     out: Counter = Counter()
@@ -73,9 +82,7 @@ def test_a_sequential_pass_creates_the_hosts_folio_ramp():
 
 
 def test_the_steady_state_pass_finds_every_folio_cached():
-    mm = recording()
-    f = File("/tmp/wis", size=128 * MiB)
-    touch_pass(mm, f, 128 * MiB)
+    mm, f = warm_file()
     faults, ev, _ = touch_pass(mm, f, 128 * MiB)
     assert faults == 2772
     assert ev["page_cache_hit"] == ev["page_mkwrite"] == faults
@@ -158,9 +165,7 @@ def test_a_read_fault_maps_the_whole_folio_read_only():
 
 
 def test_pmd_mapping_and_its_partial_unmap():
-    mm = recording()
-    f = File("/tmp/wis", size=128 * MiB)
-    touch_pass(mm, f, 128 * MiB)
+    mm, f = warm_file()
     # file pages [10240, 10752) are one order-9 folio; map 4 MiB from there at a 2 MiB boundary
     a = mm.mmap(BASE, 4 * MiB, RW, MAP_SHARED | MAP_FIXED, f, 10240)
     mm.events.take()
@@ -183,9 +188,7 @@ def test_pmd_mapping_and_its_partial_unmap():
 
 
 def test_a_misaligned_vma_maps_a_pmd_folio_page_by_page():
-    mm = recording()
-    f = File("/tmp/wis", size=128 * MiB)
-    touch_pass(mm, f, 128 * MiB)
+    mm, f = warm_file()
     a = mm.mmap(BASE + P, 4 * MiB, RW, MAP_SHARED | MAP_FIXED, f, 10240)  # vm_start - pgoff unaligned
     assert mm.touch(a, write=True) and mm.touch(a + P, write=True)
     assert len(mm.page_table) == 2
@@ -193,9 +196,7 @@ def test_a_misaligned_vma_maps_a_pmd_folio_page_by_page():
 
 
 def test_a_write_to_a_read_only_pmd_splits_and_remaps_it():
-    mm = recording()
-    f = File("/tmp/wis", size=128 * MiB)
-    touch_pass(mm, f, 128 * MiB)
+    mm, f = warm_file()
     a = mm.mmap(BASE, 2 * MiB, RW, MAP_SHARED | MAP_FIXED, f, 10240)
     mm.fault(a)
     assert all(v == PTE_HUGE | 1 for v in mm.page_table.values())
@@ -212,9 +213,7 @@ def test_a_write_to_a_read_only_pmd_splits_and_remaps_it():
 
 
 def test_fork_leaves_a_file_pmd_to_the_childs_faults():
-    mm = recording()
-    f = File("/tmp/wis", size=128 * MiB)
-    touch_pass(mm, f, 128 * MiB)
+    mm, f = warm_file()
     a = mm.mmap(BASE, 2 * MiB, RW, MAP_PRIVATE | MAP_FIXED, f, 10240)
     mm.fault(a)  # read: PMD-mapped, read-only
     mm.fault(a + 2 * MiB - P, write=False)
@@ -243,9 +242,7 @@ def test_shmem_gets_no_readahead():
 
 
 def test_exit_counts_a_pmd_as_one_entry():
-    mm = recording()
-    f = File("/tmp/wis", size=128 * MiB)
-    touch_pass(mm, f, 128 * MiB)
+    mm, f = warm_file()
     a = mm.mmap(BASE, 2 * MiB + 4 * P, RW, MAP_SHARED | MAP_FIXED, f, 10240)
     mm.fault(a, write=True)
     mm.fault(a + 2 * MiB, write=True)  # the next order-9 folio sticks out of the VMA: one page
@@ -281,9 +278,7 @@ def test_page_mkwrite_walks_every_block_of_the_folio(kind):
     """ext4's block_page_mkwrite works per buffer_head of the whole folio, however many of its
     pages the fault maps: one block per page touched in steady state, whatever the folio sizes;
     one page_mkwrite per fault."""
-    mm = recording(kind)
-    f = File("/tmp/wis", size=128 * MiB)
-    touch_pass(mm, f, 128 * MiB)  # the first pass fills the page cache
+    mm, f = warm_file(kind)
     faults, ev, _zap = touch_pass(mm, f, 128 * MiB)
     assert ev["page_mkwrite"] == faults
     assert ev["page_mkwrite_block"] == 128 * MiB // P
