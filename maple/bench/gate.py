@@ -31,7 +31,7 @@ from pathlib import Path
 
 from maple.bench import stats
 from maple.bench.compare import COUNTERS_TITLE, Column, NoCommonOperations, Table, compare_columns
-from maple.bench.results import META, Run, load_run, replace_folder
+from maple.bench.results import Run, load_run, read_meta, replace_folder
 from maple.errors import InputError
 
 DEFAULT_THRESHOLD = 5.0
@@ -282,22 +282,16 @@ def report_markdown(result: GateResult) -> str:
 
 def is_run_folder(path: Path) -> bool:
     """True if ``path`` holds a maplebench run (a meta.json with a status)."""
-    import json
-
-    try:
-        meta = json.loads((Path(path) / META).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(meta, dict) and "status" in meta
+    return read_meta(Path(path)) is not None
 
 
 def update_baseline(current: str | os.PathLike[str], baseline: str | os.PathLike[str]) -> Path:
     """Copy the complete run ``current`` into ``baseline``, replacing a run that is there.
 
-    The copy is built in a hidden sibling folder and renamed into place; an existing baseline
-    is renamed aside first and removed only once the new one is in place (restored if the
-    swap fails), so an interruption never leaves a half-copied baseline. Refuses (InputError)
-    to replace a file or a non-empty folder that is not a run.
+    The copy is built in a hidden sibling folder and put in place by ``replace_folder`` (one
+    swap with the old baseline, which is then removed), so an interruption never leaves a
+    half-copied baseline. Refuses (InputError) to replace a file or a non-empty folder that is
+    not a run.
     """
     cur = load_run(current)
     src, dst = Path(cur.path), Path(baseline)

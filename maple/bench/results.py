@@ -213,7 +213,9 @@ def stale_reason(folder: Path, meta: dict[str, Any]) -> str | None:
     return None
 
 
-def _read_meta(folder: Path) -> dict[str, Any] | None:
+def read_meta(folder: Path) -> dict[str, Any] | None:
+    """The run's meta.json in ``folder``, or None when the folder holds no run (no readable
+    meta.json with a ``status``)."""
     try:
         meta = json.loads((Path(folder) / META).read_text())
     except (OSError, ValueError):
@@ -224,7 +226,7 @@ def _read_meta(folder: Path) -> dict[str, Any] | None:
 def existing_status(folder: Path) -> str | None:
     """The status of the run in ``folder`` (``interrupted`` for a stale ``running`` one), or
     None if it holds no run."""
-    meta = _read_meta(folder)
+    meta = read_meta(folder)
     if meta is None:
         return None
     if stale_reason(folder, meta):
@@ -279,7 +281,7 @@ class RunWriter:
     """Writes one run folder as the run goes; see the module docstring for the guarantees.
 
     ``RunWriter(folder, meta, force=False)`` takes the folder's lock and writes ``meta`` with
-    status ``running`` (plus ``format``, ``pid``, ``host``). Raises ``InputError`` (before
+    status ``running`` (plus ``format``, ``pid``, ``hostname``). Raises ``InputError`` (before
     writing anything) if the folder is a file, is locked by another run, holds a run of any
     status and ``force`` is false, or is not empty and not a run; and if it cannot be written.
     With ``force`` over an existing run, the new run is written to a hidden sibling folder;
@@ -309,8 +311,8 @@ class RunWriter:
         try:
             self._locks.append(_Lock(self.folder))
         except BlockingIOError:
-            other = _read_meta(self.folder) or {}
-            who = f" (pid {other.get('pid')} on {other.get('host')})" if other.get("pid") else ""
+            other = read_meta(self.folder) or {}
+            who = f" (pid {other.get('pid')} on {other.get('hostname')})" if other.get("pid") else ""
             raise InputError(f"output folder '{self.folder}' is in use by another maplebench run{who}") from None
         except OSError as exc:
             raise InputError(f"output folder '{self.folder}' cannot be locked: {exc.strerror}") from None
@@ -326,7 +328,7 @@ class RunWriter:
         status = existing_status(self.folder)
         self.path = self.folder
         if status is not None:
-            old = _read_meta(self.folder) or {}
+            old = read_meta(self.folder) or {}
             what = ", ".join(old.get("options", {}).get("workloads", []) or old.get("workloads", []) or [])
             if not self.force:
                 raise InputError(

@@ -182,6 +182,16 @@ class CounterSampler:
         self.err_r = -1  # readable when a task failed; -1: none
         self.go_r, self.go_w = os.pipe()
 
+    def close(self) -> None:
+        """Stop and reap every task, free the area (each backend's own)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> "CounterSampler":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
     def release(self) -> None:
         """Open the start barrier."""
         os.write(self.go_w, b"g")

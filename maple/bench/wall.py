@@ -192,9 +192,3 @@ class TimedPass(CounterSampler):
             self.area.close()
             if self._frozen:
                 gc.unfreeze()
-
-    def __enter__(self) -> "TimedPass":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()

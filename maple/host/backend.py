@@ -5,14 +5,14 @@ running kernel with will-it-scale's semantics: one real process (``fork``) or th
 (``pthread_create``) per task, round-robin CPU binding (one CPU set per core), each task's
 counter alone in a 256-byte slot, a start barrier. The counter area is a memfd created here
 and inherited by the harness, which maps it ``MAP_SHARED``: its tasks write their counters into
-the very slots that the runner's shared sampling code (``runner.CounterSampler.samples``) reads,
+the very slots that the runner's shared sampling code (``sampling.CounterSampler.samples``) reads,
 exactly as for the simulated mms.
 
 Lifetime: the harness dies with this process (``PR_SET_PDEATHSIG``) and its tasks die with the
 harness; ``close()`` (leaving the context, Ctrl-C, a failure) sends SIGTERM, the harness kills
 and reaps its tasks and exits, and it is reaped here (SIGKILL after a grace period). A task
 that fails (a syscall error, a signal) ends the harness with its message on stderr, which
-surfaces as ``runner.WorkerError``.
+surfaces as ``sampling.WorkerError``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import select
 import signal
 import subprocess
 import time
-from typing import Any
 
 from maple.bench.sampling import CounterSampler, WorkerError, _Area
 from maple.errors import InputError
@@ -158,9 +157,3 @@ class HostPass(CounterSampler):
         finally:
             self._close_fds()
             self.area.close()
-
-    def __enter__(self) -> "HostPass":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
