@@ -7,6 +7,7 @@ import os
 
 import pandas as pd
 import pytest
+from golden_runs import format1_run
 
 from maple.bench import results
 from maple.bench.results import RunWriter, atomic_write_text, has_complete_run, load_run
@@ -269,15 +270,7 @@ def test_stale_running_run_loads_as_interrupted(tmp_path):
 
 def _format1(tmp_path, name, interval, totals):
     """A run as maplebench wrote it before issue 12: ops per interval, no count/seconds."""
-    folder = tmp_path / name
-    folder.mkdir()
-    meta = {"format": 1, "name": name, "status": "complete",
-            "options": {"workloads": ["brk1"], "mm": ["maple"], "mode": ["processes"], "procs": [2],
-                        "samples": len(totals), "interval": interval}}
-    (folder / "meta.json").write_text(json.dumps(meta))
-    rows = "".join(f"brk1,maple,processes,2,{i},{t},{t // 2},{t - t // 2}\n" for i, t in enumerate(totals, 1))
-    (folder / "samples.csv").write_text("workload,mm,mode,tasks,sample,ops,min,max\n" + rows)
-    return folder
+    return format1_run(tmp_path / name, interval, totals)
 
 
 def test_format1_runs_are_converted_to_ops_per_second(tmp_path):

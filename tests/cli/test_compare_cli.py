@@ -105,21 +105,10 @@ def test_units_in_csv_json_and_markdown(capsys, pair):
     assert units == {"will-it-scale": "ops/s", "kernbench": "s", "counters per op": "count per op"}
 
 
-def _format1(folder, interval, totals):
-    folder.mkdir()
-    meta = {"format": 1, "name": folder.name, "status": "complete",
-            "options": {"workloads": ["brk1"], "mm": ["maple"], "mode": ["processes"], "procs": [2],
-                        "samples": len(totals), "interval": interval}}
-    (folder / "meta.json").write_text(json.dumps(meta))
-    body = "".join(f"brk1,maple,processes,2,{i},{t},{t // 2},{t - t // 2}\n" for i, t in enumerate(totals, 1))
-    (folder / "samples.csv").write_text("workload,mm,mode,tasks,sample,ops,min,max\n" + body)
-    return folder
-
-
 def test_old_per_interval_runs_compare_in_ops_per_second(capsys, tmp_path):
     """Issue 12: a default run (1 s) against a --quick run (0.1 s) printed Hmean -90.26 % starred."""
-    slow = _format1(tmp_path / "default", 1.0, [100000, 101000, 99000, 100500, 99500])
-    quick = _format1(tmp_path / "quick", 0.1, [10000, 10100, 9900, 10050, 9950])
+    slow = runs.format1_run(tmp_path / "default", 1.0, [100000, 101000, 99000, 100500, 99500])
+    quick = runs.format1_run(tmp_path / "quick", 0.1, [10000, 10100, 9900, 10050, 9950])
     rc, out, err = run_cli(capsys, "compare", slow, quick, "--format", "json")
     assert rc == 0
     [hmean] = [r for t in json.loads(out)["tables"] for r in t["rows"] if r["statistic"] == "Hmean"]
@@ -132,7 +121,7 @@ def test_old_per_interval_runs_compare_in_ops_per_second(capsys, tmp_path):
 
 
 def test_old_run_without_an_interval_is_refused(capsys, tmp_path):
-    old = _format1(tmp_path / "old", 1.0, [5, 6, 7])
+    old = runs.format1_run(tmp_path / "old", 1.0, [5, 6, 7])
     meta = json.loads((old / "meta.json").read_text())
     del meta["options"]["interval"]
     (old / "meta.json").write_text(json.dumps(meta))

@@ -130,3 +130,18 @@ def scaling_run(folder: Path, name: str = "sweep") -> Path:
                        KB_NEW_COUNTERS) + timed_rows("kernbench", "maple", "processes", 4,
                        [452.9, 453.0, 452.7], [60.1, 60.4, 60.0], [239.0, 239.6, 239.2], KB_NEW_COUNTERS)
     return write_run(folder / name, name, rows)
+
+
+def format1_run(folder: Path, interval: float, totals: list[int]) -> Path:
+    """A brk1 run (maple, processes, 2 tasks) as maplebench wrote it before issue 12: ops per
+    ``interval``, no count/seconds columns."""
+    import json
+
+    folder.mkdir()
+    meta = {"format": 1, "name": folder.name, "status": "complete",
+            "options": {"workloads": ["brk1"], "mm": ["maple"], "mode": ["processes"], "procs": [2],
+                        "samples": len(totals), "interval": interval}}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    rows = "".join(f"brk1,maple,processes,2,{i},{t},{t // 2},{t - t // 2}\n" for i, t in enumerate(totals, 1))
+    (folder / "samples.csv").write_text("workload,mm,mode,tasks,sample,ops,min,max\n" + rows)
+    return folder
