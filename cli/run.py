@@ -196,9 +196,6 @@ def run_cmd(
         samples = QUICK["samples"] if samples is None else samples
         warmup = quick_times["warmup"] if warmup is None else warmup
         interval = quick_times["interval"] if interval is None else interval
-    if clock == "model":
-        warmup = MODEL_WARMUP if warmup is None else warmup
-        interval = MODEL_INTERVAL if interval is None else interval
     params: dict[str, Any] = {}
     if trace is not None:
         params["trace"] = trace
@@ -212,8 +209,8 @@ def run_cmd(
         workload_modes=workload_modes,
         procs=spec.parse_procs(_DEFAULT_PROCS if procs is None else procs),
         samples=SAMPLES if samples is None else samples,
-        warmup=WARMUP if warmup is None else warmup,
-        interval=INTERVAL if interval is None else interval,
+        warmup=warmup,  # None: the clock's default (RunConfig)
+        interval=interval,
         affinity=not no_affinity,
         params=params,
         clock=clock,

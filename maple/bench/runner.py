@@ -160,8 +160,8 @@ class RunConfig:
     workload_modes: dict[str, Sequence[str]] = field(default_factory=dict)
     #: host cells always sample real time: under the model clock (whose ``interval`` and
     #: ``warmup`` are virtual) they use these real seconds (will-it-scale's 1 s and 6 s)
-    host_interval: float = 1.0
-    host_warmup: float = 6.0
+    host_interval: float = DEFAULT_TIMES["wall"][1]
+    host_warmup: float = DEFAULT_TIMES["wall"][0]
 
     def __post_init__(self) -> None:
         warmup, interval = DEFAULT_TIMES.get(self.clock, DEFAULT_TIMES["wall"])
