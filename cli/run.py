@@ -222,8 +222,7 @@ def run_cmd(
         host_interval=host_times["interval"],
         host_warmup=host_times["warmup"],
     )
-    config.validate()
-    run = runner.Runner(config, writer=None)
+    run = runner.Runner(config, writer=None)  # validates the config before anything is written
     folder, run_name = _folder(out, name, wl_names)
     meta = run.meta(argv=_argv(click.get_current_context(), workload), name=run_name)
     estimate = run.estimate_seconds()

@@ -256,7 +256,7 @@ class RunConfig:
             for name in self.workloads:
                 if name in TESTCASES:
                     continue
-                cls = None if name in provided else workloads.workload_class(name)
+                cls = classes.get(name)
                 if cls is not None and issubclass(cls, TimedWorkload):
                     raise InputError(f"--mm host: '{name}' is a timed workload; a real build is "
                                      "`maplebench record`'s job")
