@@ -524,6 +524,12 @@ class Runner:
         self._workloads: dict[str, Workload] = provided
         for name in config.workloads:
             self.workload(name)  # bad params (a bad --trace file) surface before anything runs
+        #: the model clock's cost profile, read once: meta.json and every model cell use it
+        self.profile: Any = None
+        if config.clock == "model":
+            from maple.clock.profile import load_profile
+
+            self.profile = load_profile(config.profile)
         self.host_build: Any = None
         if HOST in config.mms:
             from maple.host import compiler
@@ -616,7 +622,7 @@ class Runner:
         if c.clock == "model":
             from maple.clock.backend import ModelPass
 
-            return ModelPass(wl, self.mm_factory(cell.mm), cell.mode, cell.tasks, config=c)
+            return ModelPass(wl, self.mm_factory(cell.mm), cell.mode, cell.tasks, config=c, profile=self.profile)
         return TimedPass(wl, self.mm_factory(cell.mm), cell.mode, cell.tasks, affinity=c.affinity)
 
     def _run_timed(self, wl: TimedWorkload, cell: Cell, key: dict[str, Any], rows: list[dict[str, Any]]) -> None:
@@ -690,7 +696,7 @@ class Runner:
             },
         }
         if c.clock == "model":
-            meta["model"] = _model_meta(c)
+            meta["model"] = _model_meta(c, self.profile)
         if HOST in c.mms:  # host cells: the real kernel, CPUs and compiler they ran on
             from maple.host import sysinfo as host_sysinfo
 
@@ -698,12 +704,10 @@ class Runner:
         return meta
 
 
-def _model_meta(c: RunConfig) -> dict[str, Any]:
-    """meta.json ``model``: the model clock's profile (name, provenance) and modeled CPUs."""
+def _model_meta(c: RunConfig, profile: Any) -> dict[str, Any]:
+    """meta.json ``model``: the model clock's ``profile`` (name, provenance) and modeled CPUs."""
     from maple.clock.backend import modeled_cpus
-    from maple.clock.profile import load_profile
 
-    profile = load_profile(c.profile)
     return {
         "clock": "model",
         "profile": profile.name,
