@@ -52,12 +52,6 @@ def cell_rows(config: Any, layout: str | None, cell: Any) -> list[dict[str, Any]
     return rows
 
 
-def _ticks(runner: Any, cell: Any) -> int:
-    c = runner.config
-    loop = runner.workload(cell.workload).kind == "loop"
-    return c.warmup_samples + c.samples if loop else c.samples
-
-
 def _dask_client(address: str) -> Any:
     try:
         from dask.distributed import Client
@@ -106,7 +100,7 @@ def run_parallel(runner: Any, cells: Sequence[Any]) -> None:
             runner.progress.cell(index, len(cells), cell)
             if cell in futures:
                 rows = futures[cell].result()
-                for k in range(_ticks(runner, cell)):
+                for k in range(runner.cell_ticks(cell)):
                     runner.progress.tick(False)
                 if rows:
                     runner.writer.add_rows(rows)

@@ -548,14 +548,15 @@ class Runner:
             self._workloads[name] = cls(**self.config.params_for(cls))
         return self._workloads[name]
 
-    def ticks(self) -> int:
-        """Progress ticks the whole run will make (one per sample, warm-up included)."""
+    def cell_ticks(self, cell: Cell) -> int:
+        """Progress ticks one cell makes (one per sample, warm-up included)."""
         c = self.config
-        total = 0
-        for cell in c.cells():
-            loop = self.workload(cell.workload).kind == "loop"
-            total += c.timing(cell.mm)[0] + c.samples if loop else c.samples
-        return total
+        loop = self.workload(cell.workload).kind == "loop"
+        return c.timing(cell.mm)[0] + c.samples if loop else c.samples
+
+    def ticks(self) -> int:
+        """Progress ticks the whole run will make."""
+        return sum(self.cell_ticks(cell) for cell in self.config.cells())
 
     def estimate_seconds(self) -> float:
         """Real seconds the run's loop cells will spend sampling (see ``RunConfig``)."""
@@ -631,7 +632,7 @@ class Runner:
             from maple.clock.timed import model_iteration
 
             def iteration(kind: str, tasks: int, mode: str) -> dict[str, float]:
-                return model_iteration(wl, kind, tasks, mode, config=self.config)
+                return model_iteration(wl, kind, tasks, mode, config=self.config, profile=self.profile)
         for s in range(1, self.config.samples + 1):
             try:
                 result = iteration(cell.mm, cell.tasks, cell.mode)

@@ -106,9 +106,11 @@ def makespan(work_s: list[float], slots: int, cpus: int) -> float:
     return t
 
 
-def model_iteration(wl: Any, kind: str, tasks: int, mode: str, *, config: Any = None) -> dict[str, float]:
-    """One kernbench/trace iteration on the model clock (see the module docstring)."""
-    profile = load_profile(getattr(config, "profile", None))
+def model_iteration(wl: Any, kind: str, tasks: int, mode: str, *, config: Any = None,
+                    profile: CostProfile | None = None) -> dict[str, float]:
+    """One kernbench/trace iteration on the model clock (see the module docstring); ``profile``
+    (default: the one ``config`` names) prices it."""
+    profile = profile or load_profile(getattr(config, "profile", None))
     cpus = modeled_cpus(getattr(config, "cpus", None))
     faults = wl.opts.get("faults")
     key = (id(wl.trace), kind, faults, tuple(sorted(profile.costs.items())))
