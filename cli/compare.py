@@ -42,12 +42,12 @@ def compare_cmd(results: tuple[str, ...], fmt: str, significance: str, stat_opts
     from maple.bench.compare import compare_runs
     from maple.bench.render import render
     from maple.bench.readers import load_result
-    from maple.bench.results import sampling_notes
+    from maple.bench.results import run_notes
 
     runs = [load_result(r, allow_incomplete=allow_incomplete) for r in results]
     comparison = compare_runs(runs, significance=significance, stat_names=split_stats(stat_opts))
     click.echo(render(comparison, fmt), nl=False)
-    for note in [n for r in runs for n in getattr(r, "notes", [])] + sampling_notes(runs):
+    for note in run_notes(runs):
         click.echo(f"maplebench: note: {note}", err=True)
     if comparison.skipped:
         shown = ", ".join(comparison.skipped[:8]) + (" ..." if len(comparison.skipped) > 8 else "")

@@ -22,10 +22,10 @@ def plot_cmd(results: tuple[str, ...], output: str, allow_incomplete: bool) -> i
     from maple.bench.readers import load_result
 
     check_output(output)  # fail on a bad path before loading anything
-    from maple.bench.results import sampling_notes
+    from maple.bench.results import run_notes
 
     runs = [load_result(r, allow_incomplete=allow_incomplete) for r in results]
-    for note in [n for r in runs for n in getattr(r, "notes", [])] + sampling_notes(runs):
+    for note in run_notes(runs):
         click.echo(f"maplebench: note: {note}", err=True)
     path = plot_runs(runs, output)
     click.echo(f"plot: wrote {path}")

@@ -681,3 +681,9 @@ def sampling_notes(runs: Iterable[Any]) -> list[str]:
         notes.append("runs sampled at different intervals (" + ", ".join(f"{n}: {iv:g} s" for n, iv in intervals)
                      + "); throughput is ops/s in each")
     return notes
+
+
+def run_notes(runs: list[Any]) -> list[str]:
+    """Every note a reader should see beside results drawn from ``runs``: each run's own
+    (``Run.notes``), then what differs in how they were sampled (``sampling_notes``)."""
+    return [n for r in runs for n in getattr(r, "notes", [])] + sampling_notes(runs)

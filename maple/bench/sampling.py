@@ -64,8 +64,6 @@ class SampleSource(Protocol):
     def samples(self, count: int, interval: float) -> Iterator[Sample]: ...
 
 
-
-
 def _send_error(fd: int, task: int, text: str) -> None:
     """One atomic pipe write (<= PIPE_BUF) carrying a task's traceback tail."""
     data = f"task {task}: {text}".encode("utf-8", "replace")
